@@ -1,0 +1,69 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Quiesce: a graceful-shutdown coordinator for Linux desktop and tray agents.
+///
+/// One folder a target under `Sources/`. `QuiesceCore` is the protocol with no I/O and no C
+/// imports, so any Swift agent can embed it; everything that touches the system lives in the
+/// targets around it. See `docs/architecture.md` for what each target may import.
+let package = Package(
+    name: "quiesce",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "QuiesceCore", targets: ["QuiesceCore"]),
+        .library(name: "QuiesceServiceLifecycle", targets: ["QuiesceServiceLifecycle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
+    ],
+    targets: [
+        .target(
+            name: "QuiesceCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log")
+            ]
+        ),
+        .target(
+            name: "QuiesceServiceLifecycle",
+            dependencies: [
+                "QuiesceCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "QuiesceCoreTests",
+            dependencies: [
+                "QuiesceCore",
+                .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "QuiesceServiceLifecycleTests",
+            dependencies: [
+                "QuiesceCore",
+                "QuiesceServiceLifecycle",
+                .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// The upcoming features swift-log turns on for its own targets: explicit existentials, imports that
+// are internal unless marked public, members visible only through imports that name their module.
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}
