@@ -65,6 +65,12 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
     /// What would have been accepted.
     public var expected: String
 
+    public init(key: String, value: String, expected: String) {
+        self.key = key
+        self.value = value
+        self.expected = expected
+    }
+
     public var description: String {
         "configuration key \(key) has the value \(value); expected \(expected)"
     }

@@ -199,8 +199,10 @@ extension ShutdownCoordinator {
 
     private func workChanged(epoch: Int, index: Int, to snapshot: WorkSnapshot) {
         guard var current = watch, current.epoch == epoch else { return }
+        let changed = current.snapshots[index] != snapshot
         current.snapshots[index] = snapshot
         watch = current
+        if changed { emit(.workChanged, because: .workChanged) }
         evaluate()
     }
 

@@ -214,7 +214,7 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
             kind: kind, phase: state.phase, reason: reason, work: watch?.counts ?? WorkCounts(),
             remaining: remaining)
         switch kind {
-        case .componentStarted, .promptUpdated, .triggerIgnored:
+        case .componentStarted, .promptUpdated, .triggerIgnored, .workChanged:
             logger.debug("\(event)")
         case .promptUnavailable, .componentStopped(_, .failed), .componentStopped(_, .timedOut):
             logger.warning("\(event)")

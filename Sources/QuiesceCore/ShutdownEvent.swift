@@ -44,6 +44,9 @@ public struct ShutdownEvent: Sendable, Hashable, CustomStringConvertible {
         case deadlineChanged
         /// A trigger arrived that changed nothing; reported so every trigger leaves a trace.
         case triggerIgnored
+        /// A work source's count changed while the coordinator follows it (draining or holding):
+        /// what a live progress display shows.
+        case workChanged
         /// The question went up on every prompt.
         case promptShown(PromptQuestion)
         /// The question changed while shown (counts moved).

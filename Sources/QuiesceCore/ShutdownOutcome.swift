@@ -4,6 +4,12 @@ public struct InterruptedWork: Sendable, Hashable {
     public var source: String
     public var count: Int
     public var items: [String]
+
+    public init(source: String, count: Int, items: [String]) {
+        self.source = source
+        self.count = count
+        self.items = items
+    }
 }
 
 /// How the agent ended. Maps onto the exit status of the brief.

@@ -24,6 +24,11 @@ public struct ComponentStop: Sendable, Hashable {
 
     public var name: String
     public var result: Result
+
+    public init(name: String, result: Result) {
+        self.name = name
+        self.result = result
+    }
 }
 
 /// What teardown did, component by component, in stop (reverse start) order.
