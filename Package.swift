@@ -34,6 +34,13 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        .executableTarget(
+            name: "quiesce-bench",
+            dependencies: [
+                "QuiesceCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "QuiesceCoreTests",
             dependencies: [

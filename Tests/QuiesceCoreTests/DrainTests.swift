@@ -17,7 +17,7 @@ struct DrainTests {
         await harness.clock.advance(by: .seconds(10))
         sessions.end(work)
 
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome == .clean)
         #expect(result.outcome.exitStatus == 0)
         #expect(prompt.asks == 0)
@@ -35,7 +35,7 @@ struct DrainTests {
         try await harness.waitForEvent("the drain seeing the running copy") { $0.work.total == 1 }
         sync.end(copy)
 
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome == .clean)
         #expect(harness.clock.now == started, "the clock was never advanced")
         let idle = harness.events.items.first { if case .transition(.draining, .stopping) = $0.kind { true } else { false } }
@@ -53,11 +53,11 @@ struct DrainTests {
         try await prompt.waitForAsk(1)
         #expect(await harness.coordinator.phase == .prompting)
         sessions.end(work)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
 
         let idle = try await Harness.start(sources: [WorkCounter(name: "sessions")], prompts: [ScriptedPrompt()])
         await idle.coordinator.trigger(.request(timeout: .zero))
-        #expect(await idle.result().outcome == .clean)
+        #expect(try await idle.result().outcome == .clean)
         #expect(idle.phases == [.running, .draining, .stopping, .stopped])
     }
 
@@ -77,7 +77,7 @@ struct DrainTests {
         #expect(sessions.count == 1, "the refused session was never counted")
 
         sessions.end(first)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
     }
 
     @Test("a second trigger with an equal or longer window changes nothing and reports the state")
@@ -96,7 +96,7 @@ struct DrainTests {
         #expect(interrupt.effect == .unchanged, "the first SIGINT has the quit window: 30 s, later than 29 s left")
 
         sessions.end(work)
-        _ = await harness.result()
+        _ = try await harness.result()
     }
 
     @Test("SIGTERM during a quit drain pulls the deadline in to the SIGTERM window")
@@ -116,7 +116,7 @@ struct DrainTests {
         try await prompt.waitForAsk(1)
         #expect(harness.elapsed < .seconds(8), "asked at the SIGTERM deadline, long before 30 s")
         prompt.answer(.force)
-        #expect(await harness.result().outcome.exitStatus == 3)
+        #expect(try await harness.result().outcome.exitStatus == 3)
     }
 
     @Test("a second signal forces at once")
@@ -130,7 +130,7 @@ struct DrainTests {
         let second = await harness.coordinator.trigger(.interrupt)
         #expect(second.effect == .forced)
 
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome == .forced(interrupted: [InterruptedWork(source: "sync", count: 1, items: ["copy big.iso"])]))
         #expect(result.outcome.exitStatus == 3)
     }
@@ -150,7 +150,7 @@ struct DrainTests {
         #expect(response.phase == .starting)
         await gate.open()
 
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
         #expect(harness.phases == [.running, .draining, .stopping, .stopped])
     }
 
@@ -169,7 +169,7 @@ struct DrainTests {
         prompt.answer(.wait)
         try await harness.waitForEvent("back to draining") { if case .transition(.prompting, .draining) = $0.kind { true } else { false } }
         sessions.end(work)
-        _ = await harness.result()
+        _ = try await harness.result()
 
         let summary: [String] = harness.events.items.compactMap { event in
             switch event.kind {

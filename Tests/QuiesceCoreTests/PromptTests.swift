@@ -29,7 +29,7 @@ struct PromptTests {
         #expect(PromptQuestion(count: 3, running: ["a", "b"]).summary == "3 operations still running. Force quit anyway?")
         #expect(PromptQuestion(count: 3, running: ["a", "b"]).body == "a\nb\nand 1 more")
         await harness.coordinator.trigger(.force)
-        _ = await harness.result()
+        _ = try await harness.result()
     }
 
     @Test("work ending while the prompt shows withdraws it and stops cleanly")
@@ -38,7 +38,7 @@ struct PromptTests {
         let (harness, sessions, work) = try await promptShowing(prompts: [prompt])
         sessions.end(work)
         try await prompt.waitForWithdrawal()
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome == .clean)
         #expect(harness.events.items.contains { $0.kind == .promptWithdrawn(["scripted"]) })
     }
@@ -48,7 +48,7 @@ struct PromptTests {
         let prompt = ScriptedPrompt()
         let (harness, _, _) = try await promptShowing(prompts: [prompt])
         prompt.answer(.force)
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome == .forced(interrupted: [InterruptedWork(source: "sessions", count: 1, items: ["recording: lab-3"])]))
         #expect(result.outcome.exitStatus == 3)
     }
@@ -62,7 +62,7 @@ struct PromptTests {
         #expect(await harness.coordinator.status().remaining == .seconds(30))
         await harness.clock.advance(by: .seconds(10))
         sessions.end(work)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
         #expect(prompt.asks == 1)
     }
 
@@ -75,7 +75,7 @@ struct PromptTests {
         await harness.pass(.seconds(30))
         try await prompt.waitForAsk(2)
         prompt.answer(.force)
-        #expect(await harness.result().outcome.exitStatus == 3)
+        #expect(try await harness.result().outcome.exitStatus == 3)
     }
 
     @Test("after_wait = force: after one Wait the agent forces without asking again")
@@ -86,7 +86,7 @@ struct PromptTests {
         prompt.answer(.wait)
         try await harness.waitForEvent("back to draining") { if case .transition(.prompting, .draining) = $0.kind { true } else { false } }
         await harness.pass(.seconds(30))
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome.exitStatus == 3)
         #expect(prompt.asks == 1)
         #expect(harness.events.items.contains { $0.reason == .afterWaitForce })
@@ -103,14 +103,14 @@ struct PromptTests {
         await harness.pass(.seconds(30))
         try await prompt.waitForAsk(2)
         sessions.end(work)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
     }
 
     @Test("no prompt can be shown: force at the deadline, logged")
     func noPromptAvailableForcesAtTheDeadline() async throws {
         let unavailable = ScriptedPrompt(name: "notification", immediate: .unavailable("no notification server"))
         let (harness, _, _) = try await promptShowing(prompts: [unavailable])
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome.exitStatus == 3)
         #expect(harness.events.items.contains { $0.reason == .noPromptAvailable })
         #expect(harness.events.items.contains { $0.kind == .promptUnavailable(name: "notification", why: "no notification server") })
@@ -124,7 +124,7 @@ struct PromptTests {
         sessions.begin("recording")
         await harness.coordinator.trigger(.request(timeout: .seconds(3)))
         await harness.pass(.seconds(3))
-        #expect(await harness.result().outcome.exitStatus == 3)
+        #expect(try await harness.result().outcome.exitStatus == 3)
     }
 
     @Test("one unavailable prompt does not force while another can still ask")
@@ -135,7 +135,7 @@ struct PromptTests {
         try await harness.waitForEvent("notification unavailable") { if case .promptUnavailable = $0.kind { true } else { false } }
         #expect(await harness.coordinator.phase == .prompting)
         sessions.end(work)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
     }
 
     @Test("prompts race: the first answer wins and the others are withdrawn")
@@ -146,7 +146,7 @@ struct PromptTests {
         terminal.answer(.force)
         try await notification.waitForWithdrawal()
         notification.answer(.wait)
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome.exitStatus == 3)
         #expect(harness.events.items.contains { $0.kind == .promptWithdrawn(["notification"]) })
     }
@@ -164,7 +164,7 @@ struct PromptTests {
         sessions.end(first)
         try await prompt.log.wait(for: "an update") { $0.contains(.updated(PromptQuestion(count: 1, running: ["second"]))) }
         prompt.answer(.force)
-        _ = await harness.result()
+        _ = try await harness.result()
     }
 
     @Test("an external prompt is unavailable with nothing attached, and answers once attached")

@@ -22,7 +22,7 @@ struct SystemHoldTests {
         #expect(await harness.coordinator.phase == .draining, "stays up for systemd's SIGTERM")
 
         await harness.coordinator.trigger(.terminate)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
     }
 
     @Test("shutdown: the hold is released when the window runs out, even with work running")
@@ -36,7 +36,7 @@ struct SystemHoldTests {
         #expect(await hold.released() == .windowElapsed)
         #expect(prompt.asks == 0, "the system does not wait for an answer: no prompt")
         await harness.coordinator.trigger(.force)
-        _ = await harness.result()
+        _ = try await harness.result()
     }
 
     @Test("shutdown cancelled: back to running, admission open again")
@@ -50,7 +50,7 @@ struct SystemHoldTests {
         #expect(harness.coordinator.admission.isOpen)
         #expect(harness.coordinator.claims.isOpen)
         await harness.coordinator.trigger(.request())
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
     }
 
     @Test("shutdown during a quit keeps the quit going when the shutdown is cancelled")
@@ -65,7 +65,7 @@ struct SystemHoldTests {
         await harness.coordinator.resume(.shutdown)
         #expect(await harness.coordinator.phase == .draining)
         sessions.end(work)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
     }
 
     @Test("sleep: claims pause, sessions do not hold it up, in-flight copies do; claims resume on wake")
@@ -89,7 +89,7 @@ struct SystemHoldTests {
         try await woken.value
         #expect(harness.coordinator.claims.isOpen)
         await harness.coordinator.trigger(.force)
-        _ = await harness.result()
+        _ = try await harness.result()
     }
 
     @Test("a system shutdown while starting is held until start completes")
@@ -102,6 +102,6 @@ struct SystemHoldTests {
         await gate.open()
         #expect(await hold.released() == .idle)
         await harness.coordinator.trigger(.terminate)
-        #expect(await harness.result().outcome == .clean)
+        #expect(try await harness.result().outcome == .clean)
     }
 }

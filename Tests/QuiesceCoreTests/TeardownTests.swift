@@ -11,7 +11,7 @@ struct TeardownTests {
             RecordingComponent(name: $0, log: log)
         })
         await harness.coordinator.trigger(.request())
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(log.items == [
             "start store", "start sync", "start dbus", "start inhibitor",
             "stop inhibitor", "stop dbus", "stop sync", "stop store",
@@ -32,7 +32,7 @@ struct TeardownTests {
         await harness.coordinator.trigger(.request())
         try await log.wait(for: "worker stopping") { $0.contains("stop worker") }
 
-        let result = try #require(await harness.advanceUntilFinished(step: .milliseconds(500), maxSteps: 40))
+        let result = try #require(try await harness.advanceUntilFinished(step: .milliseconds(500), maxSteps: 40))
         #expect(result.teardown.hungComponent == "worker")
         #expect(result.teardown.components == [
             ComponentStop(name: "worker", result: .hung),
@@ -55,7 +55,7 @@ struct TeardownTests {
         await harness.coordinator.trigger(.request())
         try await log.wait(for: "worker stopping") { $0.contains("stop worker") }
 
-        let result = try #require(await harness.advanceUntilFinished(step: .milliseconds(250), maxSteps: 40))
+        let result = try #require(try await harness.advanceUntilFinished(step: .milliseconds(250), maxSteps: 40))
         #expect(result.teardown.components == [
             ComponentStop(name: "worker", result: .timedOut),
             ComponentStop(name: "store", result: .stopped),
@@ -74,7 +74,7 @@ struct TeardownTests {
                 RecordingComponent(name: "inhibitor", log: log),
             ],
             waitForRunning: false)
-        let result = await harness.result()
+        let result = try await harness.result()
         #expect(result.outcome == .failedToStart(component: "dbus", error: "the test told it to fail"))
         #expect(result.outcome.exitStatus == 1)
         #expect(log.items == ["start store", "start sync", "stop sync", "stop store"])
@@ -85,7 +85,7 @@ struct TeardownTests {
     func triggersAfterStopAreIgnored() async throws {
         let harness = try await Harness.start()
         await harness.coordinator.trigger(.request())
-        _ = await harness.result()
+        _ = try await harness.result()
         let late = await harness.coordinator.trigger(.terminate)
         #expect(late.effect == .ignored)
         #expect(late.phase == .stopped)

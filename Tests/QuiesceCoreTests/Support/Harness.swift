@@ -10,6 +10,8 @@ struct Harness {
     let events: Recorder<ShutdownEvent>
     let logs: InMemoryLogHandler
     let run: Task<ShutdownResult, Never>
+    /// Ends when the coordinator finishes its event stream, after the last event was recorded.
+    let recording: Task<Void, Never>
     let origin: TestClock<Duration>.Instant
 
     /// Test-clock time since the harness was built.
@@ -32,12 +34,13 @@ struct Harness {
             components: components, logger: logger)
         let events = Recorder<ShutdownEvent>()
         let stream = coordinator.events()
-        Task {
+        let recording = Task {
             for await event in stream { events.append(event) }
         }
         let run = Task { await coordinator.run() }
         let harness = Harness(
-            clock: clock, coordinator: coordinator, events: events, logs: logs, run: run, origin: clock.now)
+            clock: clock, coordinator: coordinator, events: events, logs: logs, run: run, recording: recording,
+            origin: clock.now)
         if waitForRunning { try await harness.waitFor(.running) }
         return harness
     }
@@ -71,17 +74,26 @@ struct Harness {
 
     /// Advances the clock in steps until `run()` returns; used where several timers start one after
     /// another inside teardown.
-    func advanceUntilFinished(step: Duration, maxSteps: Int) async -> ShutdownResult? {
+    func advanceUntilFinished(step: Duration, maxSteps: Int) async throws -> ShutdownResult? {
         for _ in 0..<maxSteps {
-            if phases.last == .stopped { return await result() }
+            if phases.last == .stopped { return try await result() }
             await clock.advance(by: step)
             await Task.yield()
         }
-        return phases.last == .stopped ? await result() : nil
+        return phases.last == .stopped ? try await result() : nil
     }
 
-    func result() async -> ShutdownResult {
-        await run.value
+    /// The result of `run()`, once every event up to `stopped` has been recorded.
+    ///
+    /// Guarded like every wait here: a coordinator that never stops fails the test instead of
+    /// hanging the suite.
+    func result() async throws -> ShutdownResult {
+        let returned = Recorder<ShutdownResult>()
+        let run = run
+        Task { returned.append(await run.value) }
+        let result = try await returned.wait(for: "run() to return") { !$0.isEmpty }[0]
+        await recording.value
+        return result
     }
 
     var logMessages: [String] {

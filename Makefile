@@ -1,0 +1,39 @@
+# Quiesce: make run, make test. Everything else is here for those two and for CI.
+SWIFT        ?= swift
+BUILD_FLAGS  ?=
+# Swift Testing runs tests in parallel; the package is small enough that two workers fit 2 cores.
+TEST_FLAGS   ?= --parallel --num-workers 2
+
+.PHONY: all setup build run test bench clean
+
+all: build
+
+## setup: install the Debian packages the project needs (only the missing ones; root or sudo)
+setup:
+	@scripts/setup.sh
+
+## build: build every target
+build: setup
+	$(SWIFT) build $(BUILD_FLAGS)
+
+## run: build and run agentd in the foreground on your session bus
+run: setup
+	@if [ -d Sources/agentd ]; then \
+		$(SWIFT) build $(BUILD_FLAGS) --product agentd && scripts/run-agent.sh; \
+	else \
+		echo "agentd is not built yet: this checkout has the protocol core only (see docs/architecture.md)."; \
+		echo "Embed it today with QuiesceCore or QuiesceServiceLifecycle (docs/protocol.md)."; \
+	fi
+
+## test: build and run the whole test suite (CI runs exactly this)
+test: setup
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(TEST_FLAGS)
+
+## bench: measure performance side by side with baselines; writes docs/benchmarks.md
+bench: setup
+	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-bench
+	$$($(SWIFT) build -c release --show-bin-path)/quiesce-bench
+
+clean:
+	$(SWIFT) package clean

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Quiesce builds and tests with, only those that are missing.
+# Idempotent: a second run installs nothing. Not root: prints the exact command and fails.
+set -euo pipefail
+
+packages=(
+    pkg-config        # resolves the system-library targets (dbus-1, sqlite3)
+    libdbus-1-dev     # CDBus: the D-Bus layer links libdbus directly
+    libsqlite3-dev    # CSQLite: the store links sqlite3 directly
+    dbus-daemon       # the test rig's private session and system buses
+    dbus-bin          # dbus-send, dbus-run-session (make run without a session bus)
+    libglib2.0-bin    # gdbus: a D-Bus peer we did not write, for marshalling tests
+    python3-dbusmock  # logind's systemd manager and the notification daemon, as real D-Bus peers
+    python3-dbus
+    systemd           # /lib/systemd/systemd-logind, run on the private system bus
+    dunst             # a real notification server
+    xvfb              # dunst needs a display
+    tmux              # drives agentctl quit on a terminal in the end-to-end tests
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+command="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+    echo "Quiesce needs these Debian packages: ${missing[*]}" >&2
+    echo "Install them as root, then run make again:" >&2
+    echo "  sudo sh -c '$command'" >&2
+    exit 1
+fi
+
+echo "Installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
