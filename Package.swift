@@ -12,11 +12,13 @@ let package = Package(
     products: [
         .library(name: "QuiesceCore", targets: ["QuiesceCore"]),
         .library(name: "QuiesceServiceLifecycle", targets: ["QuiesceServiceLifecycle"]),
+        .library(name: "QuiesceStore", targets: ["QuiesceStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         .target(
@@ -24,6 +26,15 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log")
             ]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "QuiesceStore",
+            dependencies: ["CSQLite"]
         ),
         .target(
             name: "QuiesceServiceLifecycle",
@@ -49,6 +60,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "QuiesceStoreTests",
+            dependencies: ["QuiesceStore"]
         ),
         .testTarget(
             name: "QuiesceServiceLifecycleTests",

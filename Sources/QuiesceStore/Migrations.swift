@@ -1,0 +1,63 @@
+/// The schema's history, one step a version. `PRAGMA user_version` records how far a file has
+/// come; opening a file runs the steps it lacks, each in its own transaction.
+///
+/// Never edit a step that has shipped: add a new one.
+enum Migrations {
+    static let steps: [String] = [
+        // 1: sessions and the sync queue.
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            bound INTEGER NOT NULL,
+            owner_uid INTEGER NOT NULL,
+            owner_pid INTEGER NOT NULL,
+            owner_connection TEXT,
+            instance TEXT NOT NULL,
+            opened_at INTEGER NOT NULL,
+            closed_at INTEGER,
+            close_reason TEXT
+        );
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'in_flight', 'done', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            enqueued_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        """,
+        // 2: verification of copies (size and checksum), completion time for pruning, and the
+        // indexes the worker's claim and the idle counts use.
+        """
+        ALTER TABLE jobs ADD COLUMN size INTEGER;
+        ALTER TABLE jobs ADD COLUMN checksum TEXT;
+        ALTER TABLE jobs ADD COLUMN finished_at INTEGER;
+        CREATE INDEX jobs_ready ON jobs (state, next_attempt_at, id);
+        CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+        CREATE INDEX sessions_open ON sessions (closed_at, instance) WHERE closed_at IS NULL;
+        """,
+    ]
+
+    static var latest: Int { steps.count }
+
+    /// Brings `database` up to `target` (the latest by default).
+    /// - Throws: ``StoreError/newerSchema(path:found:supported:)`` for a file from a newer agent.
+    static func migrate(_ database: Database, upTo target: Int = latest) throws {
+        let current = Int(try database.statement("PRAGMA user_version").scalar() ?? 0)
+        guard current <= latest else {
+            throw StoreError.newerSchema(path: database.path, found: current, supported: latest)
+        }
+        for version in current..<min(target, latest) {
+            try database.transaction {
+                try database.execute(steps[version])
+                try database.execute("PRAGMA user_version = \(version + 1)")
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+/// The sync queue: enqueue, claim with a lease, complete, fail with backoff, retry, cancel,
+/// recover after a crash, prune.
+extension Store {
+    private static let jobColumns =
+        "id, source, destination, state, attempts, last_error, next_attempt_at, enqueued_at, updated_at, finished_at, size, checksum"
+
+    /// Queues one job per source, all in one transaction. Returns the ids only after the commit:
+    /// once this returns, the jobs survive a crash or a power cut.
+    /// - Throws: ``StoreError/invalidArgument(_:)`` for a source that is not an absolute file
+    ///   path, or a destination that is absolute or climbs out with `..`. Nothing is queued then.
+    public func enqueue(sources: [String], destination: String) throws(StoreError) -> [Int64] {
+        guard !sources.isEmpty else { throw .invalidArgument("no files to copy were given") }
+        let destination = try Self.validDestination(destination)
+        for source in sources {
+            try Self.validateSource(source)
+        }
+        let time = now()
+        return try write { database in
+            try database.transaction {
+                let insert = try database.statement(
+                    "INSERT INTO jobs (source, destination, next_attempt_at, enqueued_at, updated_at) VALUES (?, ?, 0, ?, ?)")
+                var ids: [Int64] = []
+                ids.reserveCapacity(sources.count)
+                for source in sources {
+                    try insert.run([.text(source), .text(destination), .integer(time), .integer(time)])
+                    ids.append(database.lastInsertRowID)
+                }
+                return ids
+            }
+        }
+    }
+
+    /// Claims up to `limit` queued jobs whose retry time has come, oldest first, under this run's
+    /// lease. A crash leaves them `in_flight` under a dead lease; the next run takes them back
+    /// with ``recoverInterruptedJobs()``.
+    public func claim(limit: Int) throws(StoreError) -> [JobRecord] {
+        try write { database in
+            try database.statement(
+                """
+                UPDATE jobs SET state = 'in_flight', lease_owner = ?, updated_at = ?
+                WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?)
+                RETURNING \(Self.jobColumns)
+                """
+            ).rows([.text(instance), .integer(now()), .integer(now()), .integer(Int64(limit))], Self.job)
+            .sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Marks an in-flight job done, with the verified size and checksum.
+    public func complete(id: Int64, size: Int64, checksum: String) throws(StoreError) {
+        try updateInFlight(
+            id: id,
+            sql: "UPDATE jobs SET state = 'done', size = ?, checksum = ?, last_error = NULL, lease_owner = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
+            values: [.integer(size), .text(checksum), .integer(now()), .integer(now()), .integer(id), .text(instance)])
+    }
+
+    /// Records a failed attempt. A retryable error queues the job again after a backoff; one that
+    /// retrying cannot fix, or one attempt too many, marks it `failed`. Either way it is kept.
+    @discardableResult
+    public func recordFailure(
+        id: Int64, error message: String, retryable: Bool, policy: RetryPolicy
+    ) throws(StoreError) -> JobRecord {
+        let time = now()
+        let rows = try write { database -> [JobRecord] in
+            guard let attempts = try database.statement(
+                "SELECT attempts FROM jobs WHERE id = ? AND state = 'in_flight' AND lease_owner = ?"
+            ).scalar([.integer(id), .text(instance)]) else { return [] }
+            let made = Int(attempts) + 1
+            let giveUp = !retryable || made >= policy.maxAttempts
+            let next = time + policy.delay(afterAttempts: made).wholeMilliseconds
+            return try database.statement(
+                """
+                UPDATE jobs SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?, lease_owner = NULL,
+                    updated_at = ?, finished_at = ? WHERE id = ? RETURNING \(Self.jobColumns)
+                """
+            ).rows([
+                .text(giveUp ? JobState.failed.rawValue : JobState.queued.rawValue), .integer(Int64(made)),
+                .text(message), .integer(giveUp ? 0 : next), .integer(time), giveUp ? .integer(time) : .null,
+                .integer(id),
+            ], Self.job)
+        }
+        guard let record = rows.first else { throw .notFound(what: "in-flight job \(id)") }
+        return record
+    }
+
+    /// Puts an in-flight job back in the queue as it was: the copy was aborted (a force quit),
+    /// not failed, so no attempt is counted and it runs first thing next time.
+    public func requeue(id: Int64) throws(StoreError) {
+        try updateInFlight(
+            id: id,
+            sql: "UPDATE jobs SET state = 'queued', lease_owner = NULL, updated_at = ? WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
+            values: [.integer(now()), .integer(id), .text(instance)])
+    }
+
+    /// At start: jobs left in flight by an earlier run (it crashed or was killed) go back to the
+    /// queue. Returns them, so their partial files can be removed.
+    public func recoverInterruptedJobs() throws(StoreError) -> [JobRecord] {
+        try write { database in
+            try database.statement(
+                "UPDATE jobs SET state = 'queued', lease_owner = NULL, updated_at = ? WHERE state = 'in_flight' AND (lease_owner IS NULL OR lease_owner != ?) RETURNING \(Self.jobColumns)"
+            ).rows([.integer(now()), .text(instance)], Self.job)
+        }
+    }
+
+    /// Queues a failed, cancelled or waiting job again, to run now.
+    public func retry(id: Int64) throws(StoreError) {
+        let changed = try write { database -> Int in
+            try database.statement(
+                "UPDATE jobs SET state = 'queued', next_attempt_at = 0, finished_at = NULL, updated_at = ? WHERE id = ? AND state IN ('queued', 'failed', 'cancelled')"
+            ).run([.integer(now()), .integer(id)])
+            return database.changes
+        }
+        guard changed == 1 else { throw .notFound(what: "job \(id) that can be retried (queued, failed or cancelled)") }
+    }
+
+    /// Cancels a job that is not being copied now.
+    public func cancel(id: Int64) throws(StoreError) {
+        let changed = try write { database -> Int in
+            try database.statement(
+                "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'failed')"
+            ).run([.integer(now()), .integer(now()), .integer(id)])
+            return database.changes
+        }
+        guard changed == 1 else { throw .notFound(what: "job \(id) that can be cancelled (queued or failed)") }
+    }
+
+    /// One job by id.
+    public func job(id: Int64) throws(StoreError) -> JobRecord {
+        let rows = try write { database in
+            try database.statement("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?").rows([.integer(id)], Self.job)
+        }
+        guard let record = rows.first else { throw .notFound(what: "job \(id)") }
+        return record
+    }
+
+    /// Jobs, oldest first, optionally of some states only.
+    public func jobs(states: Set<JobState> = Set(JobState.allCases), limit: Int = .max) throws(StoreError) -> [JobRecord] {
+        let list = JobState.allCases.filter(states.contains).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        guard !list.isEmpty else { return [] }
+        return try write { database in
+            try database.statement("SELECT \(Self.jobColumns) FROM jobs WHERE state IN (\(list)) ORDER BY id LIMIT ?")
+                .rows([.integer(Int64(min(limit, Int(Int64.max))))], Self.job)
+        }
+    }
+
+    /// How many jobs are in each state. `inFlight` is the other half of the idle predicate.
+    public func jobCounts() throws(StoreError) -> JobCounts {
+        try write { database in
+            var counts = JobCounts()
+            _ = try database.statement("SELECT state, count(*) FROM jobs GROUP BY state").rows { row in
+                let count = Int(row.integer(1))
+                switch JobState(rawValue: row.text(0)) {
+                case .queued: counts.queued = count
+                case .inFlight: counts.inFlight = count
+                case .done: counts.done = count
+                case .failed: counts.failed = count
+                case .cancelled: counts.cancelled = count
+                case nil: break
+                }
+            }
+            return counts
+        }
+    }
+
+    /// The earliest retry time of a queued job, or nil when none waits.
+    public func nextAttemptTime() throws(StoreError) -> Int64? {
+        try write { database in
+            try database.statement("SELECT min(next_attempt_at) FROM jobs WHERE state = 'queued'").scalar()
+        }
+    }
+
+    /// Deletes done and cancelled jobs finished before `cutoff` (Unix ms), so the file does not
+    /// grow without bound. Failed jobs are kept: they still need the user.
+    @discardableResult
+    public func pruneFinished(before cutoff: Int64) throws(StoreError) -> Int {
+        try write { database in
+            try database.statement(
+                "DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND finished_at IS NOT NULL AND finished_at < ?"
+            ).run([.integer(cutoff)])
+            return database.changes
+        }
+    }
+
+    // MARK: Helpers
+
+    private func updateInFlight(id: Int64, sql: String, values: [Statement.Value]) throws(StoreError) {
+        let changed = try write { database -> Int in
+            try database.statement(sql).run(values)
+            return database.changes
+        }
+        guard changed == 1 else { throw .notFound(what: "in-flight job \(id) of this agent") }
+    }
+
+    /// A destination is a relative directory inside the NAS root: no absolute path, no `..`, no
+    /// NUL. Empty or "." is the root itself. Returned normalized ("a/b", no empty components).
+    static func validDestination(_ destination: String) throws(StoreError) -> String {
+        guard !destination.hasPrefix("/") else {
+            throw .invalidArgument("the destination \(destination) is absolute; give a directory relative to the NAS root")
+        }
+        guard !destination.utf8.contains(0) else {
+            throw .invalidArgument("the destination contains a NUL byte")
+        }
+        let components = destination.split(separator: "/").filter { $0 != "." }
+        guard !components.contains("..") else {
+            throw .invalidArgument("the destination \(destination) climbs out with '..'; give a directory inside the NAS root")
+        }
+        return components.joined(separator: "/")
+    }
+
+    static func validateSource(_ source: String) throws(StoreError) {
+        guard source.hasPrefix("/") else {
+            throw .invalidArgument("the source \(source) is not an absolute path")
+        }
+        guard !source.utf8.contains(0) else {
+            throw .invalidArgument("a source path contains a NUL byte")
+        }
+        let name = source.split(separator: "/").last.map(String.init) ?? ""
+        guard !name.isEmpty, name != ".", name != ".." else {
+            throw .invalidArgument("the source \(source) does not name a file")
+        }
+    }
+
+    private static func job(_ row: Row) -> JobRecord {
+        JobRecord(
+            id: row.integer(0), source: row.text(1), destination: row.text(2),
+            state: JobState(rawValue: row.text(3)) ?? .queued, attempts: Int(row.integer(4)),
+            lastError: row.optionalText(5), nextAttemptAt: row.integer(6), enqueuedAt: row.integer(7),
+            updatedAt: row.integer(8), finishedAt: row.optionalInteger(9), size: row.optionalInteger(10),
+            checksum: row.optionalText(11))
+    }
+}

@@ -1,0 +1,190 @@
+import CSQLite
+import Glibc
+import Synchronization
+
+/// The agent's durable state: sessions and the sync queue, in one SQLite file.
+///
+/// Thread model: one connection, owned here and used only inside a mutex, so every call is
+/// serialized and may come from any thread (a D-Bus callback, a sync worker). Calls are short;
+/// the longest is a durable commit (an fsync with `synchronous=FULL`). Every method is
+/// synchronous on purpose: `OpenSession` must be admitted and recorded in one step under the
+/// coordinator's admission gate.
+public final class Store: Sendable {
+    /// The database file.
+    public let path: String
+    /// This run of the agent. Leases and bound sessions carry it, so the next run can tell what a
+    /// crashed run left behind.
+    public let instance: String
+    /// Wall-clock time in Unix milliseconds; injected so tests control backoff and pruning.
+    let now: @Sendable () -> Int64
+    private let connection: Mutex<Database?>
+    private let lock: LockFile
+
+    /// Opens the database at `path`, creating it and its directory if needed.
+    ///
+    /// Creates the directory 0700 and the file 0600; takes an exclusive lock; sets WAL,
+    /// `synchronous=FULL` and a busy timeout; runs `integrity_check`; migrates the schema forward.
+    /// - Throws: ``StoreError``: another process holds the file; the file is damaged (it is moved
+    ///   aside first, never recreated silently); the schema is newer than this build; the
+    ///   directory cannot be used.
+    public init(
+        path: String,
+        instance: String = Store.makeInstanceID(),
+        now: @escaping @Sendable () -> Int64 = Store.wallClockMilliseconds
+    ) throws(StoreError) {
+        let directory = Self.directory(of: path)
+        try Self.makePrivateDirectory(directory)
+        let lock = try LockFile(path: path + ".lock")
+        try Self.makePrivateFile(path)
+        let database: Database
+        do {
+            database = try Self.openChecked(path)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.meansCorruption {
+            throw Self.moveAside(path, detail: error.message)
+        } catch let error as DatabaseError {
+            throw StoreError(error, path: path)
+        } catch {
+            throw .invalidArgument("\(error)")
+        }
+        self.path = path
+        self.instance = instance
+        self.now = now
+        self.lock = lock
+        self.connection = Mutex(database)
+    }
+
+    /// Closes the connection; later calls fail with ``StoreError/closed``. The lock goes with the
+    /// store itself.
+    public func close() {
+        connection.withLock { $0 = nil }
+    }
+
+    /// Moves the WAL's contents into the main file, so a shutdown leaves one self-contained file.
+    public func checkpoint() throws(StoreError) {
+        try write { database in try database.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
+    /// Runs `body` on the connection, under the store's mutex.
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try connection.withLock { connection throws -> T in
+                guard let database = connection else { throw StoreError.closed }
+                return try body(database)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StoreError(error, path: path)
+        } catch {
+            throw .invalidArgument("\(error)")
+        }
+    }
+
+    // MARK: Opening
+
+    private static func openChecked(_ path: String) throws -> Database {
+        let database = try Database(path: path, create: false)
+        try database.execute("PRAGMA busy_timeout = 5000")
+        // Before anything writes: a file from a newer agent must be left exactly as it is.
+        let version = Int(try database.statement("PRAGMA user_version").scalar() ?? 0)
+        guard version <= Migrations.latest else {
+            throw StoreError.newerSchema(path: path, found: version, supported: Migrations.latest)
+        }
+        guard try database.pragma("journal_mode = WAL") == "wal" else {
+            throw DatabaseError(extendedCode: SQLITE_ERROR, message: "cannot switch to WAL", sql: "PRAGMA journal_mode = WAL")
+        }
+        try database.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+        let integrity = try database.statement("PRAGMA integrity_check").rows { row in row.text(0) }
+        guard integrity == ["ok"] else {
+            throw DatabaseError(
+                extendedCode: SQLITE_CORRUPT, message: integrity.prefix(3).joined(separator: "; "),
+                sql: "PRAGMA integrity_check")
+        }
+        try Migrations.migrate(database)
+        return database
+    }
+
+    /// Renames the damaged file (and its WAL and shared-memory files) to `<path>.corrupt-<time>`.
+    private static func moveAside(_ path: String, detail: String) -> StoreError {
+        let stamp = utcStamp()
+        let target = "\(path).corrupt-\(stamp)"
+        guard rename(path, target) == 0 else {
+            return .directoryUnusable(
+                path: path, reason: "it is damaged (\(detail)) and could not be moved aside: \(String(cString: strerror(errno)))")
+        }
+        for suffix in ["-wal", "-shm"] {
+            _ = rename(path + suffix, target + suffix)
+        }
+        return .corrupt(path: path, movedTo: target, detail: detail)
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Creates `directory` (and missing parents) 0700; tightens the last one to 0700 if it
+    /// exists with wider permissions.
+    private static func makePrivateDirectory(_ directory: String) throws(StoreError) {
+        var partial = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            partial += "/\(component)"
+            if mkdir(partial, 0o700) != 0 && errno != EEXIST {
+                throw .directoryUnusable(path: partial, reason: String(cString: strerror(errno)))
+            }
+        }
+        var info = stat()
+        guard stat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw .directoryUnusable(path: directory, reason: "it is not a directory")
+        }
+        if info.st_mode & 0o077 != 0 && chmod(directory, 0o700) != 0 {
+            throw .directoryUnusable(path: directory, reason: "cannot make it private: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Creates the database file 0600 before SQLite does (SQLite would follow the umask), or
+    /// tightens an existing one. SQLite gives its WAL and shared-memory files the same mode.
+    private static func makePrivateFile(_ path: String) throws(StoreError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw .directoryUnusable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & 0o077 != 0 {
+            _ = fchmod(fd, 0o600)
+        }
+    }
+
+    // MARK: Clocks and identifiers
+
+    /// Unix time in milliseconds, from the real-time clock.
+    public static let wallClockMilliseconds: @Sendable () -> Int64 = {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
+    /// A random identifier for one run of the agent.
+    public static func makeInstanceID() -> String {
+        randomHex(bytes: 8)
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            return (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
+    }
+
+    private static func utcStamp() -> String {
+        var seconds = time(nil)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
+    }
+}
