@@ -13,12 +13,12 @@ let package = Package(
         .library(name: "QuiesceCore", targets: ["QuiesceCore"]),
         .library(name: "QuiesceServiceLifecycle", targets: ["QuiesceServiceLifecycle"]),
         .library(name: "QuiesceStore", targets: ["QuiesceStore"]),
+        .library(name: "QuiesceSync", targets: ["QuiesceSync"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
-        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         .target(
@@ -35,6 +35,14 @@ let package = Package(
         .target(
             name: "QuiesceStore",
             dependencies: ["CSQLite"]
+        ),
+        .target(
+            name: "QuiesceSync",
+            dependencies: [
+                "QuiesceCore",
+                "QuiesceStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "QuiesceServiceLifecycle",
@@ -61,9 +69,20 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "QuiesceTestSupport",
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "QuiesceStoreTests",
-            dependencies: ["QuiesceStore"]
+            dependencies: ["QuiesceStore", "QuiesceTestSupport"]
+        ),
+        .testTarget(
+            name: "QuiesceSyncTests",
+            dependencies: [
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "QuiesceServiceLifecycleTests",

@@ -55,6 +55,9 @@ public final class Store: Sendable {
         self.connection = Mutex(database)
     }
 
+    /// The store's clock: Unix milliseconds.
+    public var nowMilliseconds: Int64 { now() }
+
     /// Closes the connection; later calls fail with ``StoreError/closed``. The lock goes with the
     /// store itself.
     public func close() {

@@ -1,5 +1,6 @@
 import Synchronization
 @testable import QuiesceStore
+import QuiesceTestSupport
 import Testing
 
 /// A wall clock the test moves by hand.

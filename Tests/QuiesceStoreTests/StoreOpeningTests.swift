@@ -1,5 +1,6 @@
 import Glibc
 @testable import QuiesceStore
+import QuiesceTestSupport
 import Testing
 
 @Suite("Opening the store")
