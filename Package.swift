@@ -60,6 +60,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "quiesce-sync-probe",
+            dependencies: [
+                "QuiesceCore", "QuiesceStore", "QuiesceSync",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "QuiesceCoreTests",
             dependencies: [

@@ -16,10 +16,10 @@ public import Logging
 public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
     /// Open while running: new sessions pass through ``Gate/admit(_:)``. Closes when draining
     /// starts, so `OpenSession` fails with `ShuttingDown` from that moment on.
-    public nonisolated let admission = Gate(name: "admission", open: false)
+    public nonisolated let admission: Gate
     /// Open while running and not preparing for sleep: the sync worker claims new jobs only
     /// through it. In-flight work is never cut off by it.
-    public nonisolated let claims = Gate(name: "claims", open: false)
+    public nonisolated let claims: Gate
     public nonisolated let configuration: ShutdownConfiguration
 
     let clock: C
@@ -52,6 +52,10 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
     ///   - prompts: how to ask "Force quit anyway?"; they race and the first answer wins. With none
     ///     the agent forces when the window runs out.
     ///   - components: started in this order, stopped in reverse.
+    ///   - admission: the admission gate, when parts built before the coordinator need it; made
+    ///     here otherwise. The coordinator closes it now and alone opens and closes it later.
+    ///   - claims: the claim gate, likewise (the sync worker is built with it, then handed to the
+    ///     coordinator as a component).
     ///   - logger: one line an event.
     public init(
         configuration: ShutdownConfiguration = ShutdownConfiguration(),
@@ -59,8 +63,14 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
         sources: [any WorkSource] = [],
         prompts: [any Prompt] = [],
         components: [any Component] = [],
+        admission: Gate = Gate(name: "admission", open: false),
+        claims: Gate = Gate(name: "claims", open: false),
         logger: Logger
     ) {
+        admission.set(open: false)
+        claims.set(open: false)
+        self.admission = admission
+        self.claims = claims
         self.configuration = configuration
         self.clock = clock
         self.sources = sources

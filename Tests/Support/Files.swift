@@ -1,4 +1,5 @@
 public import Glibc
+import Foundation
 
 /// A fresh directory under the system's temp dir, removed with everything in it when dropped.
 public final class TemporaryDirectory {
@@ -60,6 +61,14 @@ public func directoryEntries(_ path: String) -> [String] {
         if name != "." && name != ".." { names.append(name) }
     }
     return names.sorted()
+}
+
+/// Whether two files hold the same bytes (both missing counts as different).
+public func sameContents(_ first: String, _ second: String) -> Bool {
+    guard let a = FileManager.default.contents(atPath: first),
+        let b = FileManager.default.contents(atPath: second)
+    else { return false }
+    return a == b
 }
 
 /// Every path below `root` (relative, sorted), found by walking it.

@@ -1,0 +1,60 @@
+public import Foundation
+
+/// Where SwiftPM put this package's executables: beside the test bundle.
+public func builtProduct(_ name: String) -> String {
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var directory = URL(fileURLWithPath: me).deletingLastPathComponent()
+    if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+    return directory.appendingPathComponent(name).path
+}
+
+/// A child process whose standard output is collected as it arrives.
+public final class ChildProcess: @unchecked Sendable {
+    // Safe: `output` is only touched under `lock`; `process` is read-only after init.
+    public let process = Process()
+    private let pipe = Pipe()
+    private let lock = NSLock()
+    private var output = Data()
+
+    public init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = pipe
+        process.standardError = FileHandle.standardError
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.output.append(data)
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Complete lines written so far (a line cut off by a kill is not included).
+    public var lines: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        let text = String(decoding: output, as: UTF8.self)
+        var lines = text.components(separatedBy: "\n")
+        lines.removeLast()
+        return lines
+    }
+
+    public func kill(_ signal: Int32 = SIGKILL) {
+        _ = Foundation.kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and returns its status; drains what it wrote last.
+    public func wait() -> Int32 {
+        process.waitUntilExit()
+        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
+        pipe.fileHandleForReading.readabilityHandler = nil
+        lock.lock()
+        output.append(rest)
+        lock.unlock()
+        return process.terminationStatus
+    }
+}
