@@ -33,7 +33,9 @@ test: setup
 ## bench: measure performance side by side with baselines; writes docs/benchmarks.md
 bench: setup
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-bench
-	$$($(SWIFT) build -c release --show-bin-path)/quiesce-bench
+	@mkdir -p .build/bench
+	cc -O2 -o .build/bench/enqueue_baseline bench/enqueue_baseline.c $$(pkg-config --cflags --libs sqlite3)
+	$$($(SWIFT) build -c release --show-bin-path)/quiesce-bench --enqueue-baseline .build/bench/enqueue_baseline
 
 clean:
 	$(SWIFT) package clean

@@ -36,9 +36,11 @@ let package = Package(
             name: "QuiesceStore",
             dependencies: ["CSQLite"]
         ),
+        .target(name: "CFileSystem"),
         .target(
             name: "QuiesceSync",
             dependencies: [
+                "CFileSystem",
                 "QuiesceCore",
                 "QuiesceStore",
                 .product(name: "Logging", package: "swift-log"),
@@ -56,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,4 @@
+import CFileSystem
 import Glibc
 
 /// What a verified copy wrote.
@@ -11,11 +12,14 @@ public struct CopyResult: Sendable, Hashable {
 ///
 /// The steps, each of which a crash can interrupt without leaving a torn file under the final
 /// name:
-/// 1. stream the source into `.<name>.quiesce-partial` beside the target, hashing as it goes, in
-///    chunks of ``chunkSize`` (memory stays bounded for multi-GiB files);
-/// 2. `fsync` the partial file;
-/// 3. check the source did not change (size, modification time) and read the partial file back,
-///    comparing size and checksum;
+/// 1. stream the source into `.<name>.quiesce-partial` beside the target, hashing the source as it
+///    goes, in chunks of ``chunkSize`` (memory stays bounded for multi-GiB files), starting the
+///    disk's writeback every ``writebackStride`` bytes so it runs while the copy goes on. Where the
+///    filesystem allows it the kernel moves the bytes (`copy_file_range`, as coreutils `cp` does)
+///    and the hash reads the source range just copied; across filesystems (`EXDEV`, the usual case
+///    for a NAS mount) it falls back to `read` and `write`;
+/// 2. read the partial file back, comparing size and checksum (while the disk catches up);
+/// 3. `fsync` the partial file, then check the source did not change (size, modification time);
 /// 4. `renameat` it over the target name, atomically;
 /// 5. `fsync` the directory, so the rename itself survives a power cut.
 ///
@@ -23,11 +27,20 @@ public struct CopyResult: Sendable, Hashable {
 public struct FileCopier: Sendable {
     /// Bytes per read and write.
     public static let chunkSize = 1 << 20
+    /// How much is written before its writeback is started.
+    public static let writebackStride = 8 << 20
 
     public let root: NASRoot
+    /// Whether to try `copy_file_range` first. Off only in tests of the fallback.
+    let kernelCopy: Bool
 
     public init(root: NASRoot) {
+        self.init(root: root, kernelCopy: true)
+    }
+
+    init(root: NASRoot, kernelCopy: Bool) {
         self.root = root
+        self.kernelCopy = kernelCopy
     }
 
     /// Copies `source` into `destination` (relative to the root) under the source's own name.
@@ -60,6 +73,12 @@ public struct FileCopier: Sendable {
         }
 
         let written = try stream(from: input, to: output, source: source, target: shown, abort: abort)
+        let readBack = try checksum(of: output, path: shown, abort: abort)
+        guard readBack == written else {
+            throw .verificationFailed(
+                path: shown, expected: "\(written.size) bytes, \(written.checksum)",
+                found: "\(readBack.size) bytes, \(readBack.checksum)")
+        }
         guard fsync(output) == 0 else { throw NASRoot.writeError(errno, path: shown) }
 
         var after = stat()
@@ -67,13 +86,6 @@ public struct FileCopier: Sendable {
         guard after.st_size == before.st_size, after.st_mtim.tv_sec == before.st_mtim.tv_sec,
             after.st_mtim.tv_nsec == before.st_mtim.tv_nsec, Int64(after.st_size) == written.size
         else { throw .sourceChanged(path: source) }
-
-        let readBack = try checksum(of: output, path: shown, abort: abort)
-        guard readBack == written else {
-            throw .verificationFailed(
-                path: shown, expected: "\(written.size) bytes, \(written.checksum)",
-                found: "\(readBack.size) bytes, \(readBack.checksum)")
-        }
         if abort.isRaised { throw .aborted }
 
         guard renameat(directory, partial, directory, name) == 0 else {
@@ -91,30 +103,77 @@ public struct FileCopier: Sendable {
     ) throws(CopyError) -> CopyResult {
         var hash = XXH64()
         var size: Int64 = 0
+        var flushed: Int64 = 0
+        var inKernel = kernelCopy
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
         defer { buffer.deallocate() }
         while true {
             if abort.isRaised { throw .aborted }
-            let count = read(input, buffer.baseAddress, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .sourceUnreadable(path: source, reason: describe(errno))
-            }
-            if count == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            hash.update(chunk)
-            var offset = 0
-            while offset < count {
-                let done = write(output, chunk.baseAddress! + offset, count - offset)
-                if done < 0 {
-                    if errno == EINTR { continue }
-                    throw NASRoot.writeError(errno, path: target)
+            let count: Int
+            if inKernel {
+                var from = size
+                var to = size
+                count = quiesce_copy_file_range(input, &from, output, &to, UInt(Self.chunkSize))
+                if count < 0 {
+                    switch errno {
+                    case EINTR: continue
+                    case EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF:
+                        // This pair of filesystems cannot copy in the kernel: copy by hand.
+                        inKernel = false
+                        _ = lseek(input, off_t(size), SEEK_SET)
+                        _ = lseek(output, off_t(size), SEEK_SET)
+                        continue
+                    case ENOSPC, EDQUOT, EROFS, EACCES, EPERM: throw NASRoot.writeError(errno, path: target)
+                    default: throw .io(operation: "copying to", path: target, reason: describe(errno))
+                    }
                 }
-                offset += done
+                if count == 0 { break }
+                try hashRange(of: input, at: size, count: count, into: &hash, buffer: buffer, path: source)
+            } else {
+                count = read(input, buffer.baseAddress, buffer.count)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw .sourceUnreadable(path: source, reason: describe(errno))
+                }
+                if count == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                hash.update(chunk)
+                var offset = 0
+                while offset < count {
+                    let done = write(output, chunk.baseAddress! + offset, count - offset)
+                    if done < 0 {
+                        if errno == EINTR { continue }
+                        throw NASRoot.writeError(errno, path: target)
+                    }
+                    offset += done
+                }
             }
             size += Int64(count)
+            if size - flushed >= Int64(Self.writebackStride) {
+                // Best effort: a filesystem without it just leaves the work to fsync.
+                _ = quiesce_start_writeback(output, flushed, size - flushed)
+                flushed = size
+            }
         }
         return CopyResult(size: size, checksum: hash.hexDigest())
+    }
+
+    /// Hashes `count` bytes of `descriptor` from `offset`: the source range the kernel just copied.
+    private func hashRange(
+        of descriptor: Int32, at offset: Int64, count: Int, into hash: inout XXH64,
+        buffer: UnsafeMutableRawBufferPointer, path: String
+    ) throws(CopyError) {
+        var done = 0
+        while done < count {
+            let got = pread(descriptor, buffer.baseAddress, min(buffer.count, count - done), off_t(offset) + off_t(done))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .sourceUnreadable(path: path, reason: describe(errno))
+            }
+            if got == 0 { throw .sourceChanged(path: path) }
+            hash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+            done += got
+        }
     }
 
     /// Reads `descriptor` from the start and hashes it.

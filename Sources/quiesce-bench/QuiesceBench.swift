@@ -9,14 +9,32 @@ struct QuiesceBench {
     static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
         let quick = arguments.contains("--quick")
-        var output = "docs/benchmarks.md"
-        if let index = arguments.firstIndex(of: "--output"), arguments.index(after: index) < arguments.endIndex {
-            output = arguments[arguments.index(after: index)]
+        func value(_ flag: String) -> String? {
+            guard let index = arguments.firstIndex(of: flag), arguments.index(after: index) < arguments.endIndex else { return nil }
+            return arguments[arguments.index(after: index)]
         }
+        let output = value("--output") ?? "docs/benchmarks.md"
+        let enqueueBaseline = value("--enqueue-baseline") ?? ".build/bench/enqueue_baseline"
+
+        // `--only idle|enqueue|copy` runs one group, to look at it closely.
+        let only = value("--only")
+        func wanted(_ group: String) -> Bool { only == nil || only == group }
 
         var report = Report()
-        print("measuring idle-to-proceed…")
-        report.rows.append(await IdleToProceed.run(iterations: quick ? 50 : 1000, pollingIterations: quick ? 10 : 100))
+        if wanted("idle") {
+            print("measuring idle-to-proceed…")
+            report.rows.append(await IdleToProceed.run(iterations: quick ? 50 : 1000, pollingIterations: quick ? 10 : 100))
+        }
+        if wanted("enqueue") {
+            print("measuring durable enqueue…")
+            report.rows.append(try StoreBenchmarks.singleEnqueue(baseline: enqueueBaseline, count: quick ? 50 : 300, rounds: quick ? 2 : 5))
+            report.rows.append(try StoreBenchmarks.batchEnqueue(baseline: enqueueBaseline, count: 10_000, rounds: quick ? 2 : 5))
+        }
+        if wanted("copy") {
+            print("measuring copy throughput…")
+            report.rows.append(try await CopyBenchmark.run(files: 4, megabytes: quick ? 16 : 64, rounds: quick ? 2 : 5))
+        }
+        try? FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/.build/bench-scratch")
 
         print("")
         print(report.table)

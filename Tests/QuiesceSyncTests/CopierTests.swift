@@ -34,6 +34,17 @@ struct CopierTests {
         #expect(allFiles(under: nas) == ["docs/2026/report.pdf"])
     }
 
+    @Test("the kernel copy and the read/write fallback (across filesystems) give the same file and checksum")
+    func bothCopyPaths() throws {
+        let bytes = pseudoRandomBytes(count: 2 * FileCopier.chunkSize + 777, seed: 5)
+        let path = source("both.bin", bytes: bytes)
+        let kernel = try FileCopier(root: NASRoot(path: nas), kernelCopy: true).copy(source: path, destination: "k", abort: AbortFlag())
+        let manual = try FileCopier(root: NASRoot(path: nas), kernelCopy: false).copy(source: path, destination: "m", abort: AbortFlag())
+        #expect(kernel == manual)
+        #expect(sameContents("\(nas)/k/both.bin", path))
+        #expect(sameContents("\(nas)/m/both.bin", path))
+    }
+
     @Test("an existing target is replaced atomically, and an empty file copies too")
     func replacesAndEmpty() throws {
         _ = try copier.copy(source: source("a.txt", bytes: Array("old".utf8)), destination: "", abort: AbortFlag())
