@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "QuiesceCore",
                 "QuiesceServiceLifecycle",
+                "QuiesceTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

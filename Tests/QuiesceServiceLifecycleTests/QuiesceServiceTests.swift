@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import QuiesceCore
 import QuiesceServiceLifecycle
+import QuiesceTestSupport
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Synchronization
@@ -45,15 +46,6 @@ struct QuiesceServiceTests {
                 .init(service: quiesce, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             logger: logger))
-    }
-
-    /// Waits (bounded by a wall-clock guard) until `condition` holds.
-    private func eventually(_ what: String, _ condition: @Sendable () async -> Bool) async throws {
-        for _ in 0..<2000 {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        Issue.record("never saw \(what)")
     }
 
     @Test("the group's graceful shutdown drains first, then stops the other services in reverse order")

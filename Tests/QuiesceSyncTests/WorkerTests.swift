@@ -25,16 +25,6 @@ struct WorkerTests {
         }
     }
 
-    /// Waits (wall-clock guarded, polling the store: this is the test, not the agent) until
-    /// `condition` holds.
-    private func eventually(_ what: String, _ condition: () throws -> Bool) async throws {
-        for _ in 0..<4000 {
-            if try condition() { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        Issue.record("never saw \(what)")
-    }
-
     @Test("queued jobs are copied, verified and marked done; the in-flight count returns to 0")
     func copiesTheQueue() async throws {
         let store = try Store(path: temp.file("agent.db"))
