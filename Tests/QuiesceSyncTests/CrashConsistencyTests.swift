@@ -37,25 +37,35 @@ struct CrashConsistencyTests {
             }
         }
 
-        // One run left alone tells how long a batch takes here; kills then land inside that span.
+        // Uncut runs tell how long a batch takes on this machine now; kills land inside that span.
         let clock = ContinuousClock()
-        let started = clock.now
-        let whole = try ChildProcess(probe, ["run", db, nas] + makeBatch("uncut"))
-        #expect(whole.wait() == 0)
-        let span = started.duration(to: clock.now)
-        for line in whole.lines where line.hasPrefix("ack ") {
-            let parts = line.split(separator: " ", maxSplits: 2)
-            acknowledged[String(parts[2])] = Int64(parts[1])
+        var spans: [Duration] = []
+        for index in 0..<3 {
+            let started = clock.now
+            let whole = try ChildProcess(probe, ["run", db, nas] + makeBatch("uncut-\(index)"))
+            #expect(whole.wait() == 0)
+            spans.append(started.duration(to: clock.now))
+            for line in whole.lines where line.hasPrefix("ack ") {
+                let parts = line.split(separator: " ", maxSplits: 2)
+                acknowledged[String(parts[2])] = Int64(parts[1])
+            }
         }
-        let spanMicroseconds = UInt32(max(20_000, min(2_000_000, span.components.seconds * 1_000_000 + span.components.attoseconds / 1_000_000_000_000)))
+        let span = spans.sorted()[1]
+        let spanMicroseconds = UInt32(max(20_000, min(3_000_000, span.components.seconds * 1_000_000 + span.components.attoseconds / 1_000_000_000_000)))
+        var inFlightAtKill = 0
 
         for round in 0..<Self.kills {
             let sources = makeBatch("round-\(round)")
             let run = try ChildProcess(probe, ["run", db, nas] + sources)
-            usleep(UInt32.random(in: 0...(spanMicroseconds * 9 / 10), using: &generator))
+            usleep(UInt32.random(in: 0...spanMicroseconds, using: &generator))
             run.kill()
-            let status = run.wait()
-            if status != 0 { killedMidway += 1 }
+            _ = run.wait()
+            if !run.lines.contains("idle") { killedMidway += 1 }
+            do {
+                // Opening the store does not recover anything: that is the worker's job at start.
+                let store = try Store(path: db)
+                if try store.jobCounts().inFlight > 0 { inFlightAtKill += 1 }
+            }
             for line in run.lines where line.hasPrefix("ack ") {
                 let parts = line.split(separator: " ", maxSplits: 2)
                 acknowledged[String(parts[2])] = Int64(parts[1])
@@ -71,7 +81,9 @@ struct CrashConsistencyTests {
             try verify(db: db, nas: nas, acknowledged: acknowledged, round: round, bytesOf: Set(sources))
         }
         try verify(db: db, nas: nas, acknowledged: acknowledged, round: Self.kills, bytesOf: nil)
-        #expect(killedMidway >= Self.kills * 3 / 4, "the runs were really cut off (\(killedMidway) of \(Self.kills))")
+        #expect(killedMidway >= Self.kills / 2, "the runs were really cut off (\(killedMidway) of \(Self.kills))")
+        #expect(inFlightAtKill >= 5, "copies were in flight when killed (\(inFlightAtKill) of \(Self.kills))")
+        print("crash consistency: \(Self.kills) kills, \(killedMidway) cut a run short, \(inFlightAtKill) with copies in flight, \(acknowledged.count) jobs acknowledged, 0 lost")
         #expect(acknowledged.count > Self.kills, "work was acknowledged across the runs")
     }
 
