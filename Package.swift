@@ -107,6 +107,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "QuiesceDBusTests",
+            dependencies: ["QuiesceDBus", "QuiesceCore", "QuiesceTestSupport"]
+        ),
+        .testTarget(
             name: "QuiesceServiceLifecycleTests",
             dependencies: [
                 "QuiesceCore",

@@ -1,0 +1,148 @@
+import CDBus
+
+/// Serving objects: method dispatch with signature checks, and the standard interfaces.
+extension BusConnection {
+    static let introspectable = "org.freedesktop.DBus.Introspectable"
+    static let properties = "org.freedesktop.DBus.Properties"
+    static let peer = "org.freedesktop.DBus.Peer"
+
+    /// Serves `object` on this connection until ``unexport(path:)`` or close.
+    public func export(_ object: ExportedObject) throws(DBusError) {
+        try Validation.path(object.path)
+        try sync { () throws(DBusError) in objects[object.path] = object }
+    }
+
+    public func unexport(path: String) {
+        try? sync { () throws(DBusError) in objects[path] = nil }
+    }
+
+    /// Emits `PropertiesChanged` for `interface` at `path`.
+    public func emitPropertiesChanged(path: String, interface: String, changed: [String: DBusValue], invalidated: [String] = []) throws(DBusError) {
+        let signal = try DBusMessage.signal(
+            path: path, interface: Self.properties, member: "PropertiesChanged",
+            arguments: [.string(interface), .vardict(changed), .strings(invalidated)])
+        try send(signal)
+    }
+
+    /// Runs on the queue: finds what answers the call and replies (in a task, for async handlers).
+    func handleMethodCall(_ message: DBusMessage) {
+        let answer = answerer(for: message)
+        Task {
+            let reply: DBusMessage?
+            do {
+                let values = try await answer()
+                reply = message.noReplyExpected ? nil : try message.reply(values)
+            } catch let error as DBusError {
+                reply = message.noReplyExpected ? nil : try? message.errorReply(error)
+            } catch {
+                reply = message.noReplyExpected ? nil : try? message.errorReply(DBusError(name: .failed, message: "\(error)"))
+            }
+            if let reply { try? self.send(reply) }
+        }
+    }
+
+    /// What will answer `message`: a handler, or an error explaining why there is none.
+    private func answerer(for message: DBusMessage) -> @Sendable () async throws -> [DBusValue] {
+        let path = message.path ?? ""
+        let member = message.member ?? ""
+        guard let object = objects[path] else {
+            if message.interface == Self.introspectable && member == "Introspect" {
+                let xml = introspectChildren(of: path)
+                return { () throws(DBusError) in [.string(xml)] }
+            }
+            return { () throws(DBusError) in throw DBusError(name: .unknownObject, message: "no object at \(path)") }
+        }
+        switch (message.interface, member) {
+        case (Self.introspectable, "Introspect"), (nil, "Introspect"):
+            return checked(message, "") { () throws(DBusError) in [.string(object.introspectionXML)] }
+        case (Self.peer, "Ping"), (nil, "Ping"):
+            return checked(message, "") { () throws(DBusError) in [] }
+        case (Self.peer, "GetMachineId"):
+            let id = dbus_try_get_local_machine_id_string()
+            return checked(message, "") { () throws(DBusError) in [.string(id)] }
+        case (Self.properties, "Get"):
+            return checked(message, "ss") { () throws(DBusError) in
+                let arguments = try message.arguments()
+                let property = try Self.property(in: object, interface: arguments[0].string ?? "", name: arguments[1].string ?? "")
+                return [.variant(property.get())]
+            }
+        case (Self.properties, "GetAll"):
+            return checked(message, "s") { () throws(DBusError) in
+                let name = try message.arguments()[0].string ?? ""
+                guard let interface = object.interfaces.first(where: { $0.name == name }) else {
+                    if [Self.introspectable, Self.peer, Self.properties].contains(name) { return [.vardict([:])] }
+                    throw DBusError(name: .unknownInterface, message: "\(path) has no interface \(name)")
+                }
+                return [.vardict(Dictionary(uniqueKeysWithValues: interface.properties.map { ($0.name, $0.get()) }))]
+            }
+        case (Self.properties, "Set"):
+            return checked(message, "ssv") { () throws(DBusError) in
+                let arguments = try message.arguments()
+                let property = try Self.property(in: object, interface: arguments[0].string ?? "", name: arguments[1].string ?? "")
+                throw DBusError(name: .propertyReadOnly, message: "\(property.name) is read-only")
+            }
+        default:
+            let candidates = object.interfaces.filter { message.interface == nil || $0.name == message.interface }
+            guard !candidates.isEmpty else {
+                return { () throws(DBusError) in throw DBusError(name: .unknownInterface, message: "\(path) has no interface \(message.interface ?? "")") }
+            }
+            guard let method = candidates.lazy.compactMap({ $0.methods.first { $0.name == member } }).first else {
+                return { () throws(DBusError) in throw DBusError(name: .unknownMethod, message: "\(message.interface ?? path) has no method \(member)") }
+            }
+            let call = message
+            return checked(message, method.inSignature) { () async throws in
+                try await method.handler(MethodCall(message: call, arguments: try call.arguments()))
+            }
+        }
+    }
+
+    /// Refuses a call whose arguments do not have `signature`, naming both.
+    private func checked(
+        _ message: DBusMessage, _ signature: String, _ body: @escaping @Sendable () async throws -> [DBusValue]
+    ) -> @Sendable () async throws -> [DBusValue] {
+        guard message.signature == signature else {
+            let got = message.signature.isEmpty ? "no arguments" : "(\(message.signature))"
+            let wanted = signature.isEmpty ? "no arguments" : "(\(signature))"
+            let name = message.member ?? "the method"
+            return { () throws(DBusError) in throw DBusError(name: .invalidArgs, message: "\(name) takes \(wanted), not \(got)") }
+        }
+        return body
+    }
+
+    private static func property(in object: ExportedObject, interface: String, name: String) throws(DBusError) -> DBusProperty {
+        guard let found = object.interfaces.first(where: { $0.name == interface }) else {
+            throw DBusError(name: .unknownInterface, message: "\(object.path) has no interface \(interface)")
+        }
+        guard let property = found.properties.first(where: { $0.name == name }) else {
+            throw DBusError(name: .unknownProperty, message: "\(interface) has no property \(name)")
+        }
+        return property
+    }
+
+    /// Introspection of a path above exported objects: just their names, so tools can walk down.
+    private func introspectChildren(of path: String) -> String {
+        let prefix = path == "/" ? "/" : path + "/"
+        let children = Set(objects.keys.filter { $0.hasPrefix(prefix) }.compactMap {
+            $0.dropFirst(prefix.count).split(separator: "/").first.map(String.init)
+        }).sorted()
+        let nodes = children.map { "  <node name=\"\($0)\"/>" }.joined(separator: "\n")
+        return """
+            <!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"
+             "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">
+            <node>
+            \(nodes)
+            </node>
+            """
+    }
+}
+
+/// The machine id, for `Peer.GetMachineId`.
+private func dbus_try_get_local_machine_id_string() -> String {
+    var error = quiesce_dbus_error_make()
+    guard let raw = dbus_try_get_local_machine_id(&error) else {
+        dbus_error_free(&error)
+        return ""
+    }
+    defer { dbus_free(raw) }
+    return String(cString: raw)
+}

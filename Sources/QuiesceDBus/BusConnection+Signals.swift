@@ -1,0 +1,48 @@
+import Dispatch
+
+/// Signal subscriptions as async sequences.
+extension BusConnection {
+    /// Signals matching `rule`, from now until the consumer stops iterating (or the connection
+    /// ends). The rule is added to the bus before this returns, so nothing sent after the call is
+    /// missed, and removed when the sequence ends: the match lives exactly as long as the sequence.
+    public func signals(matching rule: MatchRule) async throws(DBusError) -> AsyncStream<DBusMessage> {
+        let (stream, continuation) = AsyncStream.makeStream(of: DBusMessage.self, bufferingPolicy: .bufferingNewest(256))
+        let id = try sync { () throws(DBusError) -> UInt64 in
+            guard !closed else { throw DBusError(name: .disconnected, message: "the connection is closed") }
+            nextSubscription += 1
+            subscriptions[nextSubscription] = Subscription(rule: rule, continuation: continuation)
+            return nextSubscription
+        }
+        do {
+            _ = try await call(try Self.busCall("AddMatch", [.string(rule.description)]))
+        } catch {
+            try? sync { () throws(DBusError) in subscriptions[id] = nil }
+            throw error
+        }
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            self.queue.async {
+                guard self.subscriptions.removeValue(forKey: id) != nil, !self.closed else { return }
+                if let remove = try? Self.busCall("RemoveMatch", [.string(rule.description)]) {
+                    dbus_message_set_no_reply_compat(remove)
+                    try? self.send(remove)
+                }
+            }
+        }
+        return stream
+    }
+
+    /// A call to the bus daemon itself.
+    static func busCall(_ member: String, _ arguments: [DBusValue]) throws(DBusError) -> DBusMessage {
+        try DBusMessage.methodCall(
+            destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus",
+            member: member, arguments: arguments)
+    }
+}
+
+import CDBus
+
+/// Marks a message as not wanting a reply.
+func dbus_message_set_no_reply_compat(_ message: DBusMessage) {
+    dbus_message_set_no_reply(message.handle, 1)
+}
