@@ -24,13 +24,25 @@ extension BusConnection {
         try send(signal)
     }
 
-    /// Runs on the queue: finds what answers the call and replies (in a task, for async handlers).
+    /// Runs on the queue: finds what answers the call and replies. The standard interfaces and
+    /// every refusal answer right here on the queue; only our own handlers run in a task, since
+    /// they may await. So Introspect, Ping and Properties never wait for Swift's thread pool.
     func handleMethodCall(_ message: DBusMessage) {
         let answer = answerer(for: message)
+        if case .immediate(let result) = answer {
+            let reply: DBusMessage?
+            switch result {
+            case .success(let values): reply = message.noReplyExpected ? nil : try? message.reply(values)
+            case .failure(let error): reply = message.noReplyExpected ? nil : try? message.errorReply(error)
+            }
+            if let reply { try? send(reply) }
+            return
+        }
+        guard case .handler(let run) = answer else { return }
         Task {
             let reply: DBusMessage?
             do {
-                let values = try await answer()
+                let values = try await run()
                 reply = message.noReplyExpected ? nil : try message.reply(values)
             } catch let error as DBusError {
                 reply = message.noReplyExpected ? nil : try? message.errorReply(error)
@@ -41,33 +53,38 @@ extension BusConnection {
         }
     }
 
+    /// How a call gets answered: at once (standard interfaces, refusals), or by a handler.
+    enum Answer {
+        case immediate(Result<[DBusValue], DBusError>)
+        case handler(@Sendable () async throws -> [DBusValue])
+    }
+
     /// What will answer `message`: a handler, or an error explaining why there is none.
-    private func answerer(for message: DBusMessage) -> @Sendable () async throws -> [DBusValue] {
+    private func answerer(for message: DBusMessage) -> Answer {
         let path = message.path ?? ""
         let member = message.member ?? ""
         guard let object = objects[path] else {
             if message.interface == Self.introspectable && member == "Introspect" {
-                let xml = introspectChildren(of: path)
-                return { () throws(DBusError) in [.string(xml)] }
+                return .immediate(.success([.string(introspectChildren(of: path))]))
             }
-            return { () throws(DBusError) in throw DBusError(name: .unknownObject, message: "no object at \(path)") }
+            return .immediate(.failure(DBusError(name: .unknownObject, message: "no object at \(path)")))
         }
         switch (message.interface, member) {
         case (Self.introspectable, "Introspect"), (nil, "Introspect"):
-            return checked(message, "") { () throws(DBusError) in [.string(object.introspectionXML)] }
+            return immediate(message, "") { () throws(DBusError) in [.string(object.introspectionXML)] }
         case (Self.peer, "Ping"), (nil, "Ping"):
-            return checked(message, "") { () throws(DBusError) in [] }
+            return immediate(message, "") { () throws(DBusError) in [] }
         case (Self.peer, "GetMachineId"):
             let id = dbus_try_get_local_machine_id_string()
-            return checked(message, "") { () throws(DBusError) in [.string(id)] }
+            return immediate(message, "") { () throws(DBusError) in [.string(id)] }
         case (Self.properties, "Get"):
-            return checked(message, "ss") { () throws(DBusError) in
+            return immediate(message, "ss") { () throws(DBusError) in
                 let arguments = try message.arguments()
                 let property = try Self.property(in: object, interface: arguments[0].string ?? "", name: arguments[1].string ?? "")
                 return [.variant(property.get())]
             }
         case (Self.properties, "GetAll"):
-            return checked(message, "s") { () throws(DBusError) in
+            return immediate(message, "s") { () throws(DBusError) in
                 let name = try message.arguments()[0].string ?? ""
                 guard let interface = object.interfaces.first(where: { $0.name == name }) else {
                     if [Self.introspectable, Self.peer, Self.properties].contains(name) { return [.vardict([:])] }
@@ -76,7 +93,7 @@ extension BusConnection {
                 return [.vardict(Dictionary(uniqueKeysWithValues: interface.properties.map { ($0.name, $0.get()) }))]
             }
         case (Self.properties, "Set"):
-            return checked(message, "ssv") { () throws(DBusError) in
+            return immediate(message, "ssv") { () throws(DBusError) in
                 let arguments = try message.arguments()
                 let property = try Self.property(in: object, interface: arguments[0].string ?? "", name: arguments[1].string ?? "")
                 throw DBusError(name: .propertyReadOnly, message: "\(property.name) is read-only")
@@ -84,29 +101,29 @@ extension BusConnection {
         default:
             let candidates = object.interfaces.filter { message.interface == nil || $0.name == message.interface }
             guard !candidates.isEmpty else {
-                return { () throws(DBusError) in throw DBusError(name: .unknownInterface, message: "\(path) has no interface \(message.interface ?? "")") }
+                return .immediate(.failure(DBusError(name: .unknownInterface, message: "\(path) has no interface \(message.interface ?? "")")))
             }
             guard let method = candidates.lazy.compactMap({ $0.methods.first { $0.name == member } }).first else {
-                return { () throws(DBusError) in throw DBusError(name: .unknownMethod, message: "\(message.interface ?? path) has no method \(member)") }
+                return .immediate(.failure(DBusError(name: .unknownMethod, message: "\(message.interface ?? path) has no method \(member)")))
             }
+            if let refusal = signatureRefusal(message, method.inSignature) { return .immediate(.failure(refusal)) }
             let call = message
-            return checked(message, method.inSignature) { () async throws in
-                try await method.handler(MethodCall(message: call, arguments: try call.arguments()))
-            }
+            return .handler { try await method.handler(MethodCall(message: call, arguments: try call.arguments())) }
         }
     }
 
-    /// Refuses a call whose arguments do not have `signature`, naming both.
-    private func checked(
-        _ message: DBusMessage, _ signature: String, _ body: @escaping @Sendable () async throws -> [DBusValue]
-    ) -> @Sendable () async throws -> [DBusValue] {
-        guard message.signature == signature else {
-            let got = message.signature.isEmpty ? "no arguments" : "(\(message.signature))"
-            let wanted = signature.isEmpty ? "no arguments" : "(\(signature))"
-            let name = message.member ?? "the method"
-            return { () throws(DBusError) in throw DBusError(name: .invalidArgs, message: "\(name) takes \(wanted), not \(got)") }
-        }
-        return body
+    /// Answers at once, after checking the arguments have `signature`.
+    private func immediate(_ message: DBusMessage, _ signature: String, _ body: () throws(DBusError) -> [DBusValue]) -> Answer {
+        if let refusal = signatureRefusal(message, signature) { return .immediate(.failure(refusal)) }
+        return .immediate(Result { () throws(DBusError) -> [DBusValue] in try body() })
+    }
+
+    /// The `InvalidArgs` error for a call whose arguments do not have `signature`, naming both.
+    private func signatureRefusal(_ message: DBusMessage, _ signature: String) -> DBusError? {
+        guard message.signature != signature else { return nil }
+        let got = message.signature.isEmpty ? "no arguments" : "(\(message.signature))"
+        let wanted = signature.isEmpty ? "no arguments" : "(\(signature))"
+        return DBusError(name: .invalidArgs, message: "\(message.member ?? "the method") takes \(wanted), not \(got)")
     }
 
     private static func property(in object: ExportedObject, interface: String, name: String) throws(DBusError) -> DBusProperty {

@@ -14,10 +14,18 @@ final class LockFile: Sendable {
         guard fd >= 0 else {
             throw .directoryUnusable(path: path, reason: String(cString: strerror(errno)))
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = Self.readPID(fd)
-            close(fd)
-            throw .lockedByAnotherProcess(path: path, pid: holder)
+        // A lock can look taken for a moment after its owner let go: a child being spawned holds
+        // a copy of every descriptor until its exec closes the close-on-exec ones, and an agent
+        // restarted at once races the old one's exit. Half a second tells these from a real owner.
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            attempts += 1
+            guard errno == EWOULDBLOCK || errno == EINTR, attempts < 50 else {
+                let holder = Self.readPID(fd)
+                close(fd)
+                throw .lockedByAnotherProcess(path: path, pid: holder)
+            }
+            usleep(10_000)
         }
         let pid = "\(getpid())\n"
         _ = ftruncate(fd, 0)

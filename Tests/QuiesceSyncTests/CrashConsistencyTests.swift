@@ -11,7 +11,7 @@ struct CrashConsistencyTests {
     static let kills = 50
 
     @Test("50 SIGKILLs at random points lose nothing acknowledged and leave nothing torn")
-    func randomKills() throws {
+    func randomKills() async throws {
         let temp = TemporaryDirectory("quiesce-crash")
         let db = temp.file("state/agent.db")
         let nas = temp.file("nas")
@@ -38,13 +38,11 @@ struct CrashConsistencyTests {
         }
 
         // Uncut runs tell how long a batch takes on this machine now; kills land inside that span.
-        let clock = ContinuousClock()
         var spans: [Duration] = []
         for index in 0..<3 {
-            let started = clock.now
             let whole = try ChildProcess(probe, ["run", db, nas] + makeBatch("uncut-\(index)"))
-            #expect(whole.wait() == 0)
-            spans.append(started.duration(to: clock.now))
+            #expect(await whole.exit() == 0)
+            spans.append(whole.runtime ?? .zero)
             for line in whole.lines where line.hasPrefix("ack ") {
                 let parts = line.split(separator: " ", maxSplits: 2)
                 acknowledged[String(parts[2])] = Int64(parts[1])
@@ -57,9 +55,8 @@ struct CrashConsistencyTests {
         for round in 0..<Self.kills {
             let sources = makeBatch("round-\(round)")
             let run = try ChildProcess(probe, ["run", db, nas] + sources)
-            usleep(UInt32.random(in: 0...spanMicroseconds, using: &generator))
-            run.kill()
-            _ = run.wait()
+            run.kill(after: .microseconds(Int.random(in: 0...Int(spanMicroseconds), using: &generator)))
+            _ = await run.exit()
             if !run.lines.contains("idle") { killedMidway += 1 }
             do {
                 // Opening the store does not recover anything: that is the worker's job at start.
@@ -75,7 +72,7 @@ struct CrashConsistencyTests {
             try expectNoTornFiles(nas: nas, temp: temp)
 
             let recover = try ChildProcess(probe, ["recover", db, nas])
-            #expect(recover.wait() == 0, "round \(round): recovery ran to the end")
+            #expect(await recover.exit() == 0, "round \(round): recovery ran to the end")
             #expect(recover.lines.last == "drained")
 
             try verify(db: db, nas: nas, acknowledged: acknowledged, round: round, bytesOf: Set(sources))

@@ -15,8 +15,12 @@ public final class ChildProcess: @unchecked Sendable {
     private let pipe = Pipe()
     private let lock = NSLock()
     private var output = Data()
+    /// When the process was started, and (once it has been waited for) when it was seen to exit.
+    public let started: ContinuousClock.Instant
+    public private(set) var ended: ContinuousClock.Instant?
 
     public init(_ executable: String, _ arguments: [String]) throws {
+        started = ContinuousClock.now
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = pipe
@@ -29,6 +33,18 @@ public final class ChildProcess: @unchecked Sendable {
             self.lock.unlock()
         }
         try process.run()
+    }
+
+    /// How long the process ran, once it has exited and been waited for.
+    public var runtime: Duration? { ended.map { started.duration(to: $0) } }
+
+    /// Sends `signal` after `delay`, timed by a dispatch timer: precise whatever the Swift thread
+    /// pool is busy with.
+    public func kill(after delay: Duration, _ signal: Int32 = SIGKILL) {
+        let microseconds = Int(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
+        DispatchQueue(label: "io.github.quiesce.test.kill").asyncAfter(deadline: .now() + .microseconds(microseconds)) {
+            self.kill(signal)
+        }
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -47,9 +63,22 @@ public final class ChildProcess: @unchecked Sendable {
         _ = Foundation.kill(process.processIdentifier, signal)
     }
 
+    /// Waits for the process to exit without holding a cooperative thread.
+    public func exit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue(label: "io.github.quiesce.test.child").async {
+                continuation.resume(returning: self.wait())
+            }
+        }
+    }
+
     /// Waits for the process to exit and returns its status; drains what it wrote last.
+    /// Blocks the calling thread.
     public func wait() -> Int32 {
         process.waitUntilExit()
+        lock.lock()
+        if ended == nil { ended = ContinuousClock.now }
+        lock.unlock()
         let rest = pipe.fileHandleForReading.readDataToEndOfFile()
         pipe.fileHandleForReading.readabilityHandler = nil
         lock.lock()
