@@ -1,0 +1,115 @@
+import Foundation
+import QuiesceDBus
+import QuiesceTestSupport
+import Testing
+
+@Suite("Bus connections")
+struct BusTests {
+    /// How many match rules the bus daemon holds for `name` (from its Debug.Stats interface).
+    private func matchRules(of name: String, on connection: BusConnection) async throws -> UInt32? {
+        let call = try DBusMessage.methodCall(
+            destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus.Debug.Stats",
+            member: "GetConnectionStats", arguments: [.string(name)])
+        return try await connection.call(call).arguments().first?.vardict?["MatchRules"]?.uint32
+    }
+
+    @Test("a signal stream receives what dbus-send emits, and its match rule lives exactly as long as the stream")
+    func signalStreams() async throws {
+        let bus = try PrivateBus()
+        let connection = try await BusConnection.open(address: bus.address)
+        defer { connection.close() }
+        let name = try #require(connection.uniqueName)
+        let before = try await matchRules(of: name, on: connection)
+
+        do {
+            let stream = try await connection.signals(matching: MatchRule(interface: "io.github.quiesce.Test", member: "Hello"))
+            #expect(try await matchRules(of: name, on: connection) == before.map { $0 + 1 })
+            // dbus-send, not `gdbus emit --address`: gdbus does not register on a bus given by
+            // address, so the bus routes its broadcast to no one (only a monitor would see it).
+            let emitted = try await run("/usr/bin/dbus-send", [
+                "--bus=\(bus.address)", "--type=signal", "/io/github/quiesce/Test", "io.github.quiesce.Test.Hello", "string:world", "uint32:7",
+            ])
+            #expect(emitted.status == 0, "\(emitted.error)")
+            var iterator = stream.makeAsyncIterator()
+            let signal = try #require(await iterator.next())
+            #expect(signal.member == "Hello")
+            #expect(try signal.arguments() == [.string("world"), .uint32(7)])
+        }
+        // The stream is gone: its rule must go too.
+        try await eventually("the match rule removed") {
+            try await matchRules(of: name, on: connection) == before
+        }
+    }
+
+    @Test("a well-known name is taken with do-not-queue: the second asker is told it exists")
+    func requestName() async throws {
+        let bus = try PrivateBus()
+        let first = try await BusConnection.open(address: bus.address)
+        let second = try await BusConnection.open(address: bus.address)
+        defer { second.close() }
+        #expect(try await first.requestName("io.github.quiesce.Test.Name") == .primaryOwner)
+        #expect(try await first.requestName("io.github.quiesce.Test.Name") == .alreadyOwner)
+        #expect(try await second.requestName("io.github.quiesce.Test.Name") == .exists)
+        #expect(try await second.nameOwner("io.github.quiesce.Test.Name") == first.uniqueName)
+        first.close()
+        try await eventually("the name free again") { try await second.nameOwner("io.github.quiesce.Test.Name") == nil }
+        #expect(try await second.requestName("io.github.quiesce.Test.Name") == .primaryOwner)
+        await #expect(throws: DBusError.self) { try await second.requestName("not a name") }
+    }
+
+    @Test("the bus vouches for a caller's uid and pid")
+    func credentials() async throws {
+        let bus = try PrivateBus()
+        let connection = try await BusConnection.open(address: bus.address)
+        defer { connection.close() }
+        let credentials = try await connection.credentials(of: try #require(connection.uniqueName))
+        #expect(credentials.uid == getuid())
+        #expect(credentials.pid == UInt32(getpid()))
+    }
+
+    @Test("a client that goes away is seen in NameOwnerChanged")
+    func clientVanishes() async throws {
+        let bus = try PrivateBus()
+        let watcher = try await BusConnection.open(address: bus.address)
+        defer { watcher.close() }
+        let client = try await BusConnection.open(address: bus.address)
+        let clientName = try #require(client.uniqueName)
+        let changes = try await watcher.nameOwnerChanges(of: clientName)
+        client.close()
+        var iterator = changes.makeAsyncIterator()
+        let change = await iterator.next()
+        #expect(change?.name == clientName)
+        #expect(change?.oldOwner == clientName)
+        #expect(change?.newOwner == "")
+    }
+
+    @Test("a bus that dies is reported, and calls then fail with an error instead of hanging")
+    func busDies() async throws {
+        var bus: PrivateBus? = try PrivateBus()
+        let connection = try await BusConnection.open(address: bus!.address)
+        defer { connection.close() }
+        let lost = Recorder()
+        connection.onDisconnect { lost.mark() }
+        bus = nil
+        try await eventually("the disconnection seen") { lost.marked }
+        #expect(!connection.isConnected)
+        await #expect(throws: DBusError.self) { _ = try await connection.nameOwner("org.freedesktop.DBus") }
+    }
+
+    @Test("invalid names and strings are errors, never crashes")
+    func invalidInput() async throws {
+        #expect(throws: DBusError.self) { _ = try DBusMessage.methodCall(destination: nil, path: "no/leading/slash", interface: nil, member: "M") }
+        #expect(throws: DBusError.self) { _ = try DBusMessage.methodCall(destination: nil, path: "/a", interface: "no dots", member: "M") }
+        #expect(throws: DBusError.self) { _ = try DBusMessage.methodCall(destination: nil, path: "/a", interface: nil, member: "M", arguments: [.string("nul\0inside")]) }
+        #expect(throws: DBusError.self) { _ = try DBusMessage.methodCall(destination: nil, path: "/a", interface: nil, member: "M", arguments: [.array(element: "s", [.uint32(1)])]) }
+        #expect(throws: DBusError.self) { _ = try DBusMessage.methodCall(destination: nil, path: "/a", interface: nil, member: "M", arguments: [.objectPath("bad path")]) }
+    }
+
+    /// Something that happened, from any thread.
+    final class Recorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var happened = false
+        func mark() { lock.lock(); happened = true; lock.unlock() }
+        var marked: Bool { lock.lock(); defer { lock.unlock() }; return happened }
+    }
+}
