@@ -93,6 +93,7 @@ let package = Package(
         ),
         .target(
             name: "QuiesceTestSupport",
+            dependencies: ["QuiesceDBus"],
             path: "Tests/Support"
         ),
         .testTarget(
@@ -108,7 +109,10 @@ let package = Package(
         ),
         .testTarget(
             name: "QuiesceDBusTests",
-            dependencies: ["QuiesceDBus", "QuiesceCore", "QuiesceTestSupport"]
+            dependencies: [
+                "QuiesceDBus", "QuiesceCore", "QuiesceTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "QuiesceServiceLifecycleTests",
