@@ -1,0 +1,102 @@
+import Foundation
+
+/// dunst, a real notification server, under its own Xvfb display on a private session bus.
+///
+/// Its context menu goes through a "dmenu" of ours: a script that picks the action line whose
+/// key a test wrote to a file, which is how a test clicks Force quit or Wait. dunst sends
+/// `ActionInvoked` and `NotificationClosed` only to the connection that called `Notify`, and
+/// does not close a notification after an action: the prompt must.
+public final class DunstServer: @unchecked Sendable {
+    // Safe: set once in init.
+    public let bus: PrivateBus
+    private let directory: TemporaryDirectory
+    private let xvfb: Process
+    private let dunst: Process
+    private let display: String
+
+    public init() async throws {
+        for path in ["/usr/bin/Xvfb", "/usr/bin/dunst", "/usr/bin/dunstctl"] where !FileManager.default.isExecutableFile(atPath: path) {
+            throw PeerMissing(what: "\(path) (Debian packages xvfb and dunst)")
+        }
+        bus = try PrivateBus()
+        directory = TemporaryDirectory("quiesce-dunst")
+        // A display number of our own: Xvfb fails at once if it is taken, so try a few.
+        var started: (Process, String)?
+        for _ in 0..<10 {
+            let number = Int.random(in: 100...900)
+            let candidate = try Self.spawn("/usr/bin/Xvfb", [":\(number)", "-nolisten", "tcp", "-screen", "0", "640x480x24"], environment: [:])
+            try? await eventually("Xvfb :\(number) up", limit: .seconds(5)) {
+                FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") || !candidate.isRunning
+            }
+            if candidate.isRunning && FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") {
+                started = (candidate, ":\(number)")
+                break
+            }
+            stopChild(candidate.processIdentifier)
+        }
+        guard let (xvfb, display) = started else { throw PeerMissing(what: "an Xvfb display for dunst") }
+        self.xvfb = xvfb
+        self.display = display
+
+        let pick = directory.file("pick")
+        let menu = directory.file("menu.sh")
+        try "#!/bin/sh\ngrep \",$(cat '\(pick)')]\" | head -n 1\n".write(toFile: menu, atomically: true, encoding: .utf8)
+        chmod(menu, 0o755)
+        let config = directory.file("dunstrc")
+        try """
+            [global]
+                dmenu = \(menu)
+            [urgency_low]
+                timeout = 0
+            [urgency_normal]
+                timeout = 0
+            [urgency_critical]
+                timeout = 0
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        var environment = bus.sessionEnvironment
+        environment["DISPLAY"] = display
+        dunst = try Self.spawn("/usr/bin/dunst", ["-config", config], environment: environment)
+        let control = try await QuiesceDBus.BusConnection.open(address: bus.address)
+        defer { control.close() }
+        try await eventually("dunst owning org.freedesktop.Notifications") {
+            try await control.nameOwner("org.freedesktop.Notifications") != nil
+        }
+    }
+
+    deinit {
+        stopChild(dunst.processIdentifier)
+        stopChild(xvfb.processIdentifier)
+    }
+
+    /// Runs `dunstctl` against this dunst.
+    public func control(_ arguments: [String]) async throws -> String {
+        var environment = bus.sessionEnvironment
+        environment["DISPLAY"] = display
+        return try await run("/usr/bin/dunstctl", arguments, environment: environment).output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// How many notifications dunst shows now.
+    public func displayed() async throws -> Int {
+        Int(try await control(["count", "displayed"])) ?? -1
+    }
+
+    /// Picks the action `key` from the shown notification's context menu, as a user would.
+    public func invoke(_ key: String) async throws {
+        try key.write(toFile: directory.file("pick"), atomically: true, encoding: .utf8)
+        _ = try await control(["context"])
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if !environment.isEmpty { process.environment = environment }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { throw PeerMissing(what: "\(executable): \(error)") }
+        return process
+    }
+}
+
+import QuiesceDBus
