@@ -24,7 +24,7 @@ public final class DunstServer: @unchecked Sendable {
         var started: (Process, String)?
         for _ in 0..<10 {
             let number = Int.random(in: 100...900)
-            let candidate = try Self.spawn("/usr/bin/Xvfb", [":\(number)", "-nolisten", "tcp", "-screen", "0", "640x480x24"], environment: [:])
+            let candidate = try spawnPeer("/usr/bin/Xvfb", [":\(number)", "-nolisten", "tcp", "-screen", "0", "640x480x24"])
             try? await eventually("Xvfb :\(number) up", limit: .seconds(5)) {
                 FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") || !candidate.isRunning
             }
@@ -55,7 +55,7 @@ public final class DunstServer: @unchecked Sendable {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         var environment = bus.sessionEnvironment
         environment["DISPLAY"] = display
-        dunst = try Self.spawn("/usr/bin/dunst", ["-config", config], environment: environment)
+        dunst = try spawnPeer("/usr/bin/dunst", ["-config", config], environment: environment)
         let control = try await QuiesceDBus.BusConnection.open(address: bus.address)
         defer { control.close() }
         try await eventually("dunst owning org.freedesktop.Notifications") {
@@ -84,18 +84,6 @@ public final class DunstServer: @unchecked Sendable {
     public func invoke(_ key: String) async throws {
         try key.write(toFile: directory.file("pick"), atomically: true, encoding: .utf8)
         _ = try await control(["context"])
-    }
-
-    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if !environment.isEmpty { process.environment = environment }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { throw PeerMissing(what: "\(executable): \(error)") }
-        return process
     }
 }
 

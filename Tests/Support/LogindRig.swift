@@ -20,7 +20,7 @@ public final class LogindRig: @unchecked Sendable {
         let connection = try await BusConnection.open(address: bus.address, label: "test system bus")
         self.bus = bus
         self.connection = connection
-        mock = try Self.spawn("/usr/bin/python3", ["-m", "dbusmock", "--system", "--template", "systemd"], bus: bus)
+        mock = try spawnPeer("/usr/bin/python3", ["-m", "dbusmock", "--system", "--template", "systemd"], environment: Self.environment(bus))
         try await eventually("python-dbusmock owning org.freedesktop.systemd1") {
             try await connection.nameOwner("org.freedesktop.systemd1") != nil
         }
@@ -34,7 +34,7 @@ public final class LogindRig: @unchecked Sendable {
                     .vardict(["LoadState": .string("loaded")]), .array(element: "(ssss)", []),
                 ]))
         }
-        logind = try Self.spawn("/lib/systemd/systemd-logind", [], bus: bus)
+        logind = try spawnPeer("/lib/systemd/systemd-logind", [], environment: Self.environment(bus))
         try await eventually("systemd-logind owning org.freedesktop.login1") {
             try await connection.nameOwner(LogindManager.busName) != nil
         }
@@ -50,7 +50,7 @@ public final class LogindRig: @unchecked Sendable {
     public func restartLogind() async throws {
         stopChild(logind.processIdentifier)
         try await eventually("logind gone from the bus") { try await connection.nameOwner(LogindManager.busName) == nil }
-        logind = try Self.spawn("/lib/systemd/systemd-logind", [], bus: bus)
+        logind = try spawnPeer("/lib/systemd/systemd-logind", [], environment: Self.environment(bus))
         try await waitForLogind()
     }
 
@@ -78,21 +78,10 @@ public final class LogindRig: @unchecked Sendable {
         }
     }
 
-    private static func spawn(_ executable: String, _ arguments: [String], bus: PrivateBus) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+    /// Our environment, with the rig's bus as the system bus.
+    private static func environment(_ bus: PrivateBus) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw PeerMissing(what: "\(executable): \(error)")
-        }
-        return process
+        return environment
     }
 }

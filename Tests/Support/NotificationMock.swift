@@ -15,15 +15,10 @@ public final class NotificationMock: @unchecked Sendable {
         let control = try await BusConnection.open(address: bus.address, label: "test session bus")
         self.bus = bus
         self.control = control
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-m", "dbusmock", "--session", "--template", "notification_daemon", "-p", "{\"capabilities\": \"\(capabilities)\"}"]
-        process.environment = bus.sessionEnvironment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { throw PeerMissing(what: "python3-dbusmock: \(error)") }
-        mock = process
+        mock = try spawnPeer(
+            "/usr/bin/python3",
+            ["-m", "dbusmock", "--session", "--template", "notification_daemon", "-p", "{\"capabilities\": \"\(capabilities)\"}"],
+            environment: bus.sessionEnvironment)
         try await eventually("python-dbusmock owning org.freedesktop.Notifications") {
             try await control.nameOwner("org.freedesktop.Notifications") != nil
         }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A private `dbus-daemon` for one test: its own socket in a temp directory, an allow-all policy
 /// and **no service directories**, so nothing is ever auto-started on it (a call to an absent
@@ -86,6 +86,24 @@ public func stopChild(_ pid: Int32) {
     kill(pid, SIGKILL)
     var status: Int32 = 0
     _ = waitpid(pid, &status, 0)
+}
+
+/// Starts a test peer (a mock, logind, dunst, Xvfb) with quiet standard streams: nothing of the
+/// test runner's stays open in it. `environment` nil inherits ours.
+public func spawnPeer(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    do {
+        try process.run()
+    } catch {
+        throw PeerMissing(what: "\(executable): \(error)")
+    }
+    return process
 }
 
 /// A peer the tests need is not installed or did not start. Under CI this fails the run, with
