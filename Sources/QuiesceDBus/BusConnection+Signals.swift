@@ -24,7 +24,7 @@ extension BusConnection {
             self.queue.async {
                 guard self.subscriptions.removeValue(forKey: id) != nil, !self.closed else { return }
                 if let remove = try? Self.busCall("RemoveMatch", [.string(rule.description)]) {
-                    dbus_message_set_no_reply_compat(remove)
+                    remove.expectNoReply()
                     try? self.send(remove)
                 }
             }
@@ -38,11 +38,4 @@ extension BusConnection {
             destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus",
             member: member, arguments: arguments)
     }
-}
-
-import CDBus
-
-/// Marks a message as not wanting a reply.
-func dbus_message_set_no_reply_compat(_ message: DBusMessage) {
-    dbus_message_set_no_reply(message.handle, 1)
 }

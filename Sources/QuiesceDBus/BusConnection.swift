@@ -30,6 +30,9 @@ public final class BusConnection: @unchecked Sendable {
     var nextSubscription: UInt64 = 0
     var objects: [String: ExportedObject] = [:]
     var disconnectHandlers: [@Sendable () -> Void] = []
+    /// Calls sent and not yet answered, so close() can fail them: once the loop stops, libdbus
+    /// would never report their replies.
+    var outstanding: [ObjectIdentifier: PendingReply] = [:]
     var closed = false
 
     struct Subscription {
@@ -165,6 +168,8 @@ public final class BusConnection: @unchecked Sendable {
             return
         }
         box.attach(pending)
+        outstanding = outstanding.filter { !$0.value.isDone }
+        outstanding[ObjectIdentifier(box)] = box
         let retained = Unmanaged.passRetained(box).toOpaque()
         let notify: DBusPendingCallNotifyFunction = { pending, data in
             guard let pending, let data else { return }
@@ -209,6 +214,10 @@ public final class BusConnection: @unchecked Sendable {
             dbus_connection_flush(raw)
             dbus_connection_close(raw)
             tearDownLoop()
+            for box in outstanding.values {
+                box.finish(.failure(DBusError(name: .disconnected, message: "the connection was closed before the reply came")))
+            }
+            outstanding = [:]
         }
     }
 }

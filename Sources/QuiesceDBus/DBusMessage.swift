@@ -123,6 +123,12 @@ public final class DBusMessage: @unchecked Sendable {
     }
 
     public var noReplyExpected: Bool { dbus_message_get_no_reply(handle) != 0 }
+
+    /// Marks the message as wanting no reply: for calls sent and forgotten (RemoveMatch,
+    /// CloseNotification from a withdrawn prompt).
+    func expectNoReply() {
+        dbus_message_set_no_reply(handle, 1)
+    }
 }
 
 extension String {

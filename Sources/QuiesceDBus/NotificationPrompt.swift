@@ -71,7 +71,7 @@ public struct NotificationPrompt: Prompt {
         // waiting for a reply: a withdrawn prompt's task is cancelled, and an awaited call would be
         // cancelled with it before it left.
         if !closedByServer, let close = try? call("CloseNotification", [.uint32(id)]) {
-            dbus_message_set_no_reply_compat(close)
+            close.expectNoReply()
             try? connection.send(close)
         }
         return answer

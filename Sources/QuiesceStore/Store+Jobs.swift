@@ -169,6 +169,13 @@ extension Store {
         }
     }
 
+    /// Deletes done and cancelled jobs that finished longer than `retention` ago by the store's
+    /// clock. Failed jobs are kept: they still need the user.
+    @discardableResult
+    public func pruneFinished(olderThan retention: Duration) throws(StoreError) -> Int {
+        try pruneFinished(before: now() - retention.wholeMilliseconds)
+    }
+
     /// Deletes done and cancelled jobs finished before `cutoff` (Unix ms), so the file does not
     /// grow without bound. Failed jobs are kept: they still need the user.
     @discardableResult

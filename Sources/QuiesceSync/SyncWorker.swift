@@ -96,8 +96,7 @@ public final class SyncWorker: Component, Sendable {
                 }
             }
         }
-        let cutoff = store.nowMilliseconds - retention.milliseconds
-        let pruned = try store.pruneFinished(before: cutoff)
+        let pruned = try store.pruneFinished(olderThan: retention)
         if pruned > 0 { logger.info("pruned \(pruned) finished jobs older than the retention period") }
         let loops = (0..<concurrency).map { _ in Task { await self.loop() } }
         run.withLock { $0.loops = loops }
@@ -200,12 +199,5 @@ public final class SyncWorker: Component, Sendable {
             // lease, and the next start returns it to the queue. Nothing is lost.
             logger.error("cannot record the outcome of job \(job.id): \(error)")
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -96,6 +96,33 @@ struct BusTests {
         await #expect(throws: DBusError.self) { _ = try await connection.nameOwner("org.freedesktop.DBus") }
     }
 
+    @Test("a call still waiting when its connection is closed fails at once instead of hanging")
+    func closeFailsPendingCalls() async throws {
+        let bus = try PrivateBus()
+        let server = try await BusConnection.open(address: bus.address)
+        defer { server.close() }
+        let entered = Recorder()
+        try server.export(ExportedObject(
+            path: "/slow", interfaces: [DBusInterface("io.github.quiesce.Test.Slow", methods: [
+                DBusMethod("Never") { _ in
+                    entered.mark()
+                    try await Task.sleep(for: .seconds(3600))
+                    return []
+                }
+            ])], introspectionXML: "<node/>"))
+        let client = try await BusConnection.open(address: bus.address)
+        let finished = Recorder()
+        let call = Task {
+            defer { finished.mark() }
+            _ = try await client.call(try DBusMessage.methodCall(
+                destination: server.uniqueName, path: "/slow", interface: "io.github.quiesce.Test.Slow", member: "Never"))
+        }
+        try await eventually("the call in flight") { entered.marked }
+        client.close()
+        try await eventually("the waiting call failed", limit: .seconds(5)) { finished.marked }
+        await #expect(throws: DBusError.self) { try await call.value }
+    }
+
     @Test("invalid names and strings are errors, never crashes")
     func invalidInput() async throws {
         #expect(throws: DBusError.self) { _ = try DBusMessage.methodCall(destination: nil, path: "no/leading/slash", interface: nil, member: "M") }

@@ -183,8 +183,8 @@ struct StoreContentTests {
         _ = try store.recordFailure(id: ids[1], error: "e", retryable: false, policy: RetryPolicy())
         try store.cancel(id: ids[2])
         clock.advance(milliseconds: 10_000)
-        #expect(try store.pruneFinished(before: clock.now - 60_000) == 0, "nothing old enough yet")
-        #expect(try store.pruneFinished(before: clock.now) == 2)
+        #expect(try store.pruneFinished(olderThan: .seconds(60)) == 0, "nothing old enough yet")
+        #expect(try store.pruneFinished(olderThan: .seconds(5)) == 2)
         #expect(try store.jobs().map(\.id) == [ids[1], ids[3]])
     }
 }
