@@ -27,6 +27,7 @@ run: setup
 
 ## test: build and run the whole test suite (CI runs exactly this)
 test: setup
+	@scripts/rig.sh check
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	@# Test buses are stopped by the tests; a run killed half-way must not leave any behind.
 	@status=0; $(SWIFT) test --skip-build $(TEST_FLAGS) || status=$$?; \

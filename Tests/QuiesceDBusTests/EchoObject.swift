@@ -1,9 +1,12 @@
 import Glibc
 import QuiesceDBus
+import Synchronization
 
 /// An object that hands back what it is given, one method per shape of argument, so a peer we
-/// did not write can check our marshalling both ways.
-func echoObject() -> ExportedObject {
+/// did not write can check our marshalling both ways. `SetGreeting` changes the `Greeting`
+/// property and announces it with `PropertiesChanged` on `connection`.
+func echoObject(on connection: BusConnection) -> ExportedObject {
+    let greeting = Mutex("hello")
     func echo(_ name: String, _ signature: String) -> DBusMethod {
         DBusMethod(name, in: signature, out: signature) { call in call.arguments }
     }
@@ -26,6 +29,13 @@ func echoObject() -> ExportedObject {
             close(ends[1])
             return [.unixFD(OwnedFD(adopting: ends[0]))]
         },
+        DBusMethod("SetGreeting", in: "s") { call in
+            let new = call.arguments[0].string ?? ""
+            greeting.withLock { $0 = new }
+            try connection.emitPropertiesChanged(
+                path: "/io/github/quiesce/Test", interface: "io.github.quiesce.Test.Echo", changed: ["Greeting": .string(new)])
+            return []
+        },
         DBusMethod("Fail", in: "s") { call in
             throw DBusError(name: "io.github.quiesce.Error.NotFound", message: "no such thing: \(call.arguments[0].string ?? "")")
         },
@@ -43,7 +53,7 @@ func echoObject() -> ExportedObject {
         interfaces: [
             DBusInterface(
                 "io.github.quiesce.Test.Echo", methods: methods,
-                properties: [DBusProperty("Greeting", signature: "s") { .string("hello") }])
+                properties: [DBusProperty("Greeting", signature: "s") { .string(greeting.withLock { $0 }) }])
         ],
         introspectionXML: xml)
 }

@@ -17,7 +17,7 @@ struct MarshallingTests {
         let bus = try PrivateBus()
         let connection = try await BusConnection.open(address: bus.address)
         defer { connection.close() }
-        try connection.export(echoObject())
+        try connection.export(echoObject(on: connection))
         try await body(Rig(bus: bus, connection: connection))
     }
 
@@ -69,6 +69,34 @@ struct MarshallingTests {
                 """)
             let empty = try await gdbus(rig, "Empty", ["@as []", "@a{sv} {}"])
             #expect(empty.output.trimmingCharacters(in: .whitespacesAndNewlines) == "(@as [], @a{sv} {})")
+        }
+    }
+
+    /// A python-dbus script beside this file.
+    private func python(_ rig: Rig, _ script: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String, error: String) {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/\(script)").path
+        return try await run("/usr/bin/python3", [path, rig.bus.address, rig.connection.uniqueName!] + arguments)
+    }
+
+    @Test("every type round-trips through python-dbus with its D-Bus type and variant level")
+    func pythonRoundTrips() async throws {
+        try await withRig { rig in
+            let result = try await python(rig, "roundtrip.py")
+            #expect(result.status == 0, "\(result.error)")
+            #expect(result.output == "ok Basic\nok Containers\nok Nested\nok Empty\n")
+        }
+    }
+
+    @Test("PropertiesChanged reaches a python-dbus subscriber with the new value, typed")
+    func propertiesChangedSeenByPeer() async throws {
+        try await withRig { rig in
+            let result = try await python(rig, "properties_changed.py", ["bonjour"])
+            #expect(result.status == 0, "\(result.error)")
+            #expect(result.output == """
+                /io/github/quiesce/Test io.github.quiesce.Test.Echo Greeting=bonjour (String, variant level 1) invalidated=[]
+                Get: bonjour
+
+                """)
         }
     }
 

@@ -10,8 +10,8 @@ public final class DunstServer: @unchecked Sendable {
     // Safe: set once in init.
     public let bus: PrivateBus
     private let directory: TemporaryDirectory
-    private let xvfb: Process
-    private let dunst: Process
+    private let xvfb: PeerProcess
+    private let dunst: PeerProcess
     private let display: String
 
     public init() async throws {
@@ -21,10 +21,10 @@ public final class DunstServer: @unchecked Sendable {
         bus = try PrivateBus()
         directory = TemporaryDirectory("quiesce-dunst")
         // A display number of our own: Xvfb fails at once if it is taken, so try a few.
-        var started: (Process, String)?
+        var started: (PeerProcess, String)?
         for _ in 0..<10 {
             let number = Int.random(in: 100...900)
-            let candidate = try spawnPeer("/usr/bin/Xvfb", [":\(number)", "-nolisten", "tcp", "-screen", "0", "640x480x24"])
+            let candidate = try spawnRigPeer("xvfb", [":\(number)"])
             try? await eventually("Xvfb :\(number) up", limit: .seconds(5)) {
                 FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") || !candidate.isRunning
             }
@@ -32,30 +32,15 @@ public final class DunstServer: @unchecked Sendable {
                 started = (candidate, ":\(number)")
                 break
             }
-            stopChild(candidate.processIdentifier)
+            candidate.stop()
         }
         guard let (xvfb, display) = started else { throw PeerMissing(what: "an Xvfb display for dunst") }
         self.xvfb = xvfb
         self.display = display
 
-        let pick = directory.file("pick")
-        let menu = directory.file("menu.sh")
-        try "#!/bin/sh\ngrep \",$(cat '\(pick)')]\" | head -n 1\n".write(toFile: menu, atomically: true, encoding: .utf8)
-        chmod(menu, 0o755)
-        let config = directory.file("dunstrc")
-        try """
-            [global]
-                dmenu = \(menu)
-            [urgency_low]
-                timeout = 0
-            [urgency_normal]
-                timeout = 0
-            [urgency_critical]
-                timeout = 0
-            """.write(toFile: config, atomically: true, encoding: .utf8)
         var environment = bus.sessionEnvironment
         environment["DISPLAY"] = display
-        dunst = try spawnPeer("/usr/bin/dunst", ["-config", config], environment: environment)
+        dunst = try spawnRigPeer("dunst", [directory.path], environment: environment)
         let control = try await QuiesceDBus.BusConnection.open(address: bus.address)
         defer { control.close() }
         try await eventually("dunst owning org.freedesktop.Notifications") {
@@ -64,8 +49,8 @@ public final class DunstServer: @unchecked Sendable {
     }
 
     deinit {
-        stopChild(dunst.processIdentifier)
-        stopChild(xvfb.processIdentifier)
+        dunst.stop()
+        xvfb.stop()
     }
 
     /// Runs `dunstctl` against this dunst.

@@ -7,7 +7,7 @@ public final class NotificationMock: @unchecked Sendable {
     // Safe: set once in init.
     public let bus: PrivateBus
     public let control: BusConnection
-    private let mock: Process
+    private let mock: PeerProcess
 
     /// - Parameter capabilities: what `GetCapabilities` answers ("actions body" by default).
     public init(capabilities: String = "actions body") async throws {
@@ -15,10 +15,7 @@ public final class NotificationMock: @unchecked Sendable {
         let control = try await BusConnection.open(address: bus.address, label: "test session bus")
         self.bus = bus
         self.control = control
-        mock = try spawnPeer(
-            "/usr/bin/python3",
-            ["-m", "dbusmock", "--session", "--template", "notification_daemon", "-p", "{\"capabilities\": \"\(capabilities)\"}"],
-            environment: bus.sessionEnvironment)
+        mock = try spawnRigPeer("notifications", [capabilities], environment: bus.sessionEnvironment)
         try await eventually("python-dbusmock owning org.freedesktop.Notifications") {
             try await control.nameOwner("org.freedesktop.Notifications") != nil
         }
@@ -31,7 +28,7 @@ public final class NotificationMock: @unchecked Sendable {
 
     /// Kills the server (as if it crashed).
     public func stop() {
-        stopChild(mock.processIdentifier)
+        mock.stop()
     }
 
     /// Each call the server received: the method and its arguments.

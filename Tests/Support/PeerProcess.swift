@@ -1,0 +1,75 @@
+import CSpawn
+public import Foundation
+
+import Synchronization
+
+/// A long-running test peer (a bus, a mock, logind, Xvfb, dunst), started with `posix_spawn` and
+/// owned by the test alone.
+///
+/// Not Foundation's `Process`: it watches its child from libdispatch's manager thread, and reaping
+/// a child behind its back (which stopping a peer by pid does) crashed that thread. Spawned by
+/// `quiesce_spawn`, a peer also gets what a daemon should: an empty signal mask and default
+/// handlers, stdin and stderr on /dev/null, and none of the test runner's other descriptors (a
+/// peer holding another command's output pipe would keep that command's reader waiting for ever).
+public final class PeerProcess: Sendable {
+    public let pid: Int32
+    /// The read end of the peer's standard output, when it was asked for.
+    public let output: FileHandle?
+    private let status = Mutex<Int32?>(nil)
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, captureOutput: Bool = false) throws {
+        var ends: [Int32] = [-1, -1]
+        if captureOutput, quiesce_pipe_cloexec(&ends) != 0 {
+            throw PeerMissing(what: "\(executable): no pipe: \(String(cString: strerror(errno)))")
+        }
+        let environment = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let result = withCStrings([executable] + arguments) { argv in
+            withCStrings(environment) { envp in
+                quiesce_spawn(
+                    &pid, executable, argv, envp, Int32(QUIESCE_SPAWN_DEVNULL),
+                    captureOutput ? ends[1] : Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), 0)
+            }
+        }
+        if captureOutput { close(ends[1]) }
+        guard result == 0 else {
+            if captureOutput { close(ends[0]) }
+            throw PeerMissing(what: "\(executable): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+        output = captureOutput ? FileHandle(fileDescriptor: ends[0], closeOnDealloc: true) : nil
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// Whether the peer still runs (an exited peer is reaped here and stays exited).
+    public var isRunning: Bool {
+        status.withLock { status in
+            if status != nil { return false }
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid { status = raw }
+            return status == nil
+        }
+    }
+
+    /// Kills the peer with SIGKILL and reaps it (a test peer has nothing to save).
+    public func stop() {
+        status.withLock { status in
+            guard status == nil else { return }
+            kill(pid, SIGKILL)
+            var raw: Int32 = 0
+            _ = waitpid(pid, &raw, 0)
+            status = raw
+        }
+    }
+}
+
+/// Runs `body` with `strings` as a NULL-terminated C array (argv, envp).
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    var pointers = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { pointers.forEach { free($0) } }
+    return body(pointers)
+}
