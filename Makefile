@@ -35,11 +35,19 @@ test: setup
 		exit $$status
 
 ## bench: measure performance side by side with baselines; writes docs/benchmarks.md
+## (BENCH_FLAGS="--quick" for a short run, "--only dbus" for one group). Runs on the test rig.
+BENCH_RIG := .build/bench/rig
 bench: setup
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-bench
 	@mkdir -p .build/bench
 	cc -O2 -o .build/bench/enqueue_baseline bench/enqueue_baseline.c $$(pkg-config --cflags --libs sqlite3)
-	$$($(SWIFT) build -c release --show-bin-path)/quiesce-bench --enqueue-baseline .build/bench/enqueue_baseline
+	cc -O2 -o .build/bench/dbus_roundtrip bench/dbus_roundtrip.c $$(pkg-config --cflags --libs dbus-1)
+	@scripts/rig.sh stop $(BENCH_RIG) 2>/dev/null || true
+	@scripts/rig.sh start $(BENCH_RIG) >/dev/null
+	@. $(BENCH_RIG)/env; status=0; \
+		$$($(SWIFT) build -c release --show-bin-path)/quiesce-bench $(BENCH_FLAGS) \
+			--enqueue-baseline .build/bench/enqueue_baseline --dbus-baseline .build/bench/dbus_roundtrip || status=$$?; \
+		scripts/rig.sh stop $(BENCH_RIG); exit $$status
 
 clean:
 	$(SWIFT) package clean

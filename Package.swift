@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

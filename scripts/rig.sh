@@ -86,14 +86,18 @@ become() {
     esac
 }
 
-# Adds the unit objects logind looks up before it announces PrepareForShutdown / PrepareForSleep
-# to the systemd mock on the bus at ADDRESS.
+# Adds poweroff.target and suspend.target to the systemd mock on the bus at ADDRESS: once as the
+# mock's own units (AddMockUnit, so StartUnit succeeds and reports its job done), and once at the
+# path logind looks them up by (systemd escapes "." as _2e, the mock as _), where logind checks that
+# they are loaded before it announces PrepareForShutdown / PrepareForSleep.
 add_units() {
     local unit
-    for unit in poweroff_2etarget suspend_2etarget; do
+    for unit in poweroff suspend; do
         /usr/bin/gdbus call --address "$1" --dest org.freedesktop.systemd1 --object-path /org/freedesktop/systemd1 \
-            --method org.freedesktop.DBus.Mock.AddObject "/org/freedesktop/systemd1/unit/$unit" \
-            org.freedesktop.systemd1.Unit "{'LoadState': <'loaded'>}" "@a(ssss) []" >/dev/null
+            --method org.freedesktop.DBus.Mock.AddMockUnit "$unit.target" >/dev/null
+        /usr/bin/gdbus call --address "$1" --dest org.freedesktop.systemd1 --object-path /org/freedesktop/systemd1 \
+            --method org.freedesktop.DBus.Mock.AddObject "/org/freedesktop/systemd1/unit/${unit}_2etarget" \
+            org.freedesktop.systemd1.Unit "{'Id': <'$unit.target'>, 'LoadState': <'loaded'>, 'ActiveState': <'inactive'>}" "@a(ssss) []" >/dev/null
     done
 }
 

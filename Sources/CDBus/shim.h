@@ -5,6 +5,7 @@
 #define QUIESCE_CDBUS_SHIM_H
 
 #include <dbus/dbus.h>
+#include <sys/eventfd.h>
 
 static const int QDBUS_TYPE_INVALID = DBUS_TYPE_INVALID;
 static const int QDBUS_TYPE_BYTE = DBUS_TYPE_BYTE;
@@ -38,9 +39,17 @@ static const int QDBUS_REQUEST_NAME_REPLY_ALREADY_OWNER = DBUS_REQUEST_NAME_REPL
 
 static const unsigned int QDBUS_WATCH_READABLE = DBUS_WATCH_READABLE;
 static const unsigned int QDBUS_WATCH_WRITABLE = DBUS_WATCH_WRITABLE;
+static const unsigned int QDBUS_WATCH_ERROR = DBUS_WATCH_ERROR;
+static const unsigned int QDBUS_WATCH_HANGUP = DBUS_WATCH_HANGUP;
 
 static const dbus_bool_t QDBUS_TRUE = TRUE;
 static const dbus_bool_t QDBUS_FALSE = FALSE;
+
+/// An eventfd for waking the connection's poller thread (sys/eventfd.h does not import into
+/// Swift's Glibc module). Close-on-exec, so no child inherits it.
+static inline int quiesce_wake_descriptor(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
 
 /// A zeroed DBusError, ready for dbus_error_init's callers.
 static inline DBusError quiesce_dbus_error_make(void) {

@@ -1,7 +1,8 @@
 import CDBus
 import Dispatch
 
-/// The event loop: libdbus watches and timeouts as dispatch sources on the connection's queue.
+/// The event loop: libdbus's watches and timeouts waited for on the connection's poller thread
+/// (``WatchPoller``), and handled on its queue.
 extension BusConnection {
     /// A reference for one libdbus registration. Each registration holds the connection alive
     /// until libdbus frees it (when ``close()`` removes the registration), so a callback can
@@ -24,6 +25,9 @@ extension BusConnection {
 
     /// Runs on the queue, once, right after connecting.
     func installLoop() {
+        poller = WatchPoller(
+            watchReady: { [self] watch, flags in queue.sync { handleReady(watch, flags) } },
+            timeoutDue: { [self] timeout in queue.sync { handleDue(timeout) } })
         let addWatch: DBusAddWatchFunction = { watch, data in
             guard let watch else { return 0 }
             BusConnection.connection(data).addWatch(watch)
@@ -50,28 +54,28 @@ extension BusConnection {
         }
         let toggleTimeout: DBusTimeoutToggledFunction = { timeout, data in
             guard let timeout else { return }
-            let connection = BusConnection.connection(data)
-            connection.removeTimeout(timeout)
-            connection.addTimeout(timeout)
+            BusConnection.connection(data).addTimeout(timeout)
         }
         dbus_connection_set_timeout_functions(raw, addTimeout, removeTimeout, toggleTimeout, context, Self.releaseContext)
 
-        // Both run with libdbus's lock held: only schedule, never call into the connection here.
+        // Runs with libdbus's lock held: only schedule, never call into the connection here.
         let statusChanged: DBusDispatchStatusFunction = { _, status, data in
             guard status == DBUS_DISPATCH_DATA_REMAINS else { return }
             BusConnection.connection(data).scheduleDispatch()
         }
         dbus_connection_set_dispatch_status_function(raw, statusChanged, context, Self.releaseContext)
-        let wakeUp: DBusWakeupMainFunction = { data in
-            BusConnection.connection(data).scheduleDispatch()
-        }
-        dbus_connection_set_wakeup_main_function(raw, wakeUp, context, Self.releaseContext)
+        // No wake-up-main function: libdbus calls it for every message sent, to make a main loop
+        // look at its watches again, but ours learns of every watch change as it happens (the
+        // watch functions above). Scheduling a dispatch there cost a thread wake-up per call.
 
         dbus_connection_add_filter(raw, Self.filter, context, Self.releaseContext)
         scheduleDispatch()
     }
 
+    /// libdbus has messages to hand out. When we are in the middle of handling the socket or a
+    /// timeout, we dispatch right after anyway; otherwise a queue hop does it.
     func scheduleDispatch() {
+        if onQueue && dispatchFollows { return }
         queue.async { self.dispatchPending() }
     }
 
@@ -86,63 +90,60 @@ extension BusConnection {
     // MARK: Watches
 
     private func addWatch(_ watch: OpaquePointer) {
-        let descriptor = dbus_watch_get_unix_fd(watch)
-        let flags = dbus_watch_get_flags(watch)
-        let source: any DispatchSourceProtocol
-        if flags & QDBUS_WATCH_WRITABLE != 0 {
-            source = DispatchSource.makeWriteSource(fileDescriptor: descriptor, queue: queue)
-        } else {
-            source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
-        }
-        source.setEventHandler { [unowned self] in
-            guard !self.closed else { return }
-            _ = dbus_watch_handle(watch, flags)
-            self.dispatchPending()
-        }
-        let entry = WatchSource(source: source)
-        watches[watch] = entry
-        if dbus_watch_get_enabled(watch) != 0 {
-            source.resume()
-            entry.resumed = true
-        }
+        watches.insert(UInt(bitPattern: watch))
+        updateWatch(watch)
     }
 
     private func removeWatch(_ watch: OpaquePointer) {
-        guard let entry = watches.removeValue(forKey: watch) else { return }
-        if !entry.resumed { entry.source.resume() }
-        entry.source.cancel()
+        watches.remove(UInt(bitPattern: watch))
+        poller?.removeWatch(UInt(bitPattern: watch))
     }
 
     private func toggleWatch(_ watch: OpaquePointer) {
-        guard let entry = watches[watch] else { return }
-        let enabled = dbus_watch_get_enabled(watch) != 0
-        if enabled && !entry.resumed {
-            entry.source.resume()
-            entry.resumed = true
-        } else if !enabled && entry.resumed {
-            entry.source.suspend()
-            entry.resumed = false
-        }
+        updateWatch(watch)
+    }
+
+    private func updateWatch(_ watch: OpaquePointer) {
+        poller?.set(WatchPoller.Watch(
+            key: UInt(bitPattern: watch), descriptor: dbus_watch_get_unix_fd(watch), flags: dbus_watch_get_flags(watch),
+            enabled: dbus_watch_get_enabled(watch) != 0))
+    }
+
+    /// On the queue: the poller saw `watch` ready. It may have been removed since; then libdbus
+    /// has freed it and it must not be touched.
+    private func handleReady(_ watch: UInt, _ flags: UInt32) {
+        guard !closed, watches.contains(watch), let pointer = OpaquePointer(bitPattern: watch) else { return }
+        dispatchFollows = true
+        _ = dbus_watch_handle(pointer, flags)
+        dispatchFollows = false
+        dispatchPending()
     }
 
     // MARK: Timeouts
 
     private func addTimeout(_ timeout: OpaquePointer) {
-        guard dbus_timeout_get_enabled(timeout) != 0 else { return }
-        let interval = Int(dbus_timeout_get_interval(timeout))
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(max(1, interval)))
-        timer.setEventHandler { [unowned self] in
-            guard !self.closed else { return }
-            _ = dbus_timeout_handle(timeout)
-            self.dispatchPending()
+        let key = UInt(bitPattern: timeout)
+        guard dbus_timeout_get_enabled(timeout) != 0 else {
+            removeTimeout(timeout)
+            return
         }
-        timers[timeout] = timer
-        timer.resume()
+        timeouts.insert(key)
+        poller?.setTimeout(key, interval: .milliseconds(Int(dbus_timeout_get_interval(timeout))))
     }
 
     private func removeTimeout(_ timeout: OpaquePointer) {
-        timers.removeValue(forKey: timeout)?.cancel()
+        let key = UInt(bitPattern: timeout)
+        timeouts.remove(key)
+        poller?.removeTimeout(key)
+    }
+
+    /// On the queue: a timeout is due (a call's reply is late, say). Same care as for watches.
+    private func handleDue(_ timeout: UInt) {
+        guard !closed, timeouts.contains(timeout), let pointer = OpaquePointer(bitPattern: timeout) else { return }
+        dispatchFollows = true
+        _ = dbus_timeout_handle(pointer)
+        dispatchFollows = false
+        dispatchPending()
     }
 
     // MARK: Routing incoming messages
@@ -182,14 +183,10 @@ extension BusConnection {
         dbus_connection_set_watch_functions(raw, nil, nil, nil, nil, nil)
         dbus_connection_set_timeout_functions(raw, nil, nil, nil, nil, nil)
         dbus_connection_set_dispatch_status_function(raw, nil, nil, nil)
-        dbus_connection_set_wakeup_main_function(raw, nil, nil, nil)
-        for entry in watches.values {
-            if !entry.resumed { entry.source.resume() }
-            entry.source.cancel()
-        }
-        watches = [:]
-        for timer in timers.values { timer.cancel() }
-        timers = [:]
+        watches = []
+        timeouts = []
+        poller?.stop()
+        poller = nil
         for subscription in subscriptions.values { subscription.continuation.finish() }
         subscriptions = [:]
         objects = [:]

@@ -4,12 +4,12 @@ import Synchronization
 
 /// A private connection to a message bus (or a peer at an address), with its own event loop.
 ///
-/// Loop model (measured on these machines, see the brief): libdbus's watch and timeout functions
-/// are driven by `DispatchSource`s on one serial queue, and every libdbus call on this connection
-/// runs on that queue. Callbacks libdbus makes while holding its connection lock never call back
-/// into the connection; they schedule the work on the queue instead. Replies to calls arrive
-/// through `DBusPendingCall` notifications, bridged to `async`. Answered calls take well under a
-/// millisecond, also from other threads, and nothing polls.
+/// Loop model (measured on these machines, see the brief and docs/architecture.md): every libdbus
+/// call on this connection runs on one serial queue. The socket and libdbus's timeouts are waited
+/// for by a thread of the connection's own (``WatchPoller``), which handles what is due on the
+/// queue, inline. Callbacks libdbus makes while holding its connection lock
+/// never call back into the connection; they schedule the work on the queue instead. Replies to
+/// calls arrive through `DBusPendingCall` notifications, bridged to `async`. Nothing polls.
 ///
 /// An open connection lives until ``close()``: the loop's registrations keep it alive, the way an
 /// open socket stays open. Close it when done.
@@ -24,8 +24,15 @@ public final class BusConnection: @unchecked Sendable {
     public let uniqueName: String?
 
     // Confined to `queue`.
-    var watches: [OpaquePointer: WatchSource] = [:]
-    var timers: [OpaquePointer: any DispatchSourceTimer] = [:]
+    /// The libdbus watches registered now (as numbers, see ``WatchPoller``).
+    var watches: Set<UInt> = []
+    /// Set up by the loop, right after connecting.
+    var poller: WatchPoller?
+    /// The libdbus timeouts registered now.
+    var timeouts: Set<UInt> = []
+    /// True while the queue is inside libdbus handling the socket or a timeout, after which it
+    /// dispatches anyway: a dispatch scheduled meanwhile would only wake a thread for nothing.
+    var dispatchFollows = false
     var subscriptions: [UInt64: Subscription] = [:]
     var nextSubscription: UInt64 = 0
     var objects: [String: ExportedObject] = [:]
@@ -38,12 +45,6 @@ public final class BusConnection: @unchecked Sendable {
     struct Subscription {
         let rule: MatchRule
         let continuation: AsyncStream<DBusMessage>.Continuation
-    }
-
-    final class WatchSource {
-        let source: any DispatchSourceProtocol
-        var resumed = false
-        init(source: any DispatchSourceProtocol) { self.source = source }
     }
 
     private static let threadsReady: Bool = dbus_threads_init_default() != 0
@@ -146,7 +147,13 @@ public final class BusConnection: @unchecked Sendable {
         let reply: Result<DBusMessage, DBusError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 box.set(continuation)
-                queue.async { self.start(message, timeout: milliseconds, box: box) }
+                // Sent from the caller's thread (dispatch runs a sync block inline when the queue
+                // is free): a hop to a queue thread would cost a wakeup per call.
+                if onQueue {
+                    start(message, timeout: milliseconds, box: box)
+                } else {
+                    queue.sync { start(message, timeout: milliseconds, box: box) }
+                }
             }
         } onCancel: {
             queue.async { box.cancel() }

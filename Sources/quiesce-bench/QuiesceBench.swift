@@ -6,6 +6,9 @@ import Foundation
 /// `--quick` takes fewer samples, for checking that the benchmarks run at all.
 @main
 struct QuiesceBench {
+    /// Never the real system bus: PowerOff is called on the bus we are given.
+    static let noRig = "the D-Bus rows need the test rig: run them through make bench, which starts scripts/rig.sh"
+
     static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
         let quick = arguments.contains("--quick")
@@ -15,8 +18,10 @@ struct QuiesceBench {
         }
         let output = value("--output") ?? "docs/benchmarks.md"
         let enqueueBaseline = value("--enqueue-baseline") ?? ".build/bench/enqueue_baseline"
+        let roundTripBaseline = value("--dbus-baseline") ?? ".build/bench/dbus_roundtrip"
+        let environment = ProcessInfo.processInfo.environment
 
-        // `--only idle|enqueue|copy` runs one group, to look at it closely.
+        // `--only idle|enqueue|copy|dbus|logind` runs one group, to look at it closely.
         let only = value("--only")
         func wanted(_ group: String) -> Bool { only == nil || only == group }
 
@@ -33,6 +38,19 @@ struct QuiesceBench {
         if wanted("copy") {
             print("measuring copy throughput…")
             report.rows.append(try await CopyBenchmark.run(files: 4, megabytes: quick ? 16 : 64, rounds: quick ? 2 : 5))
+        }
+        // The D-Bus rows run on the rig (scripts/rig.sh), which `make bench` starts and stops.
+        if wanted("dbus") {
+            print("measuring the D-Bus round trip…")
+            guard let address = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }
+            report.rows.append(try await DBusRoundTrip.run(address: address, baseline: roundTripBaseline, calls: quick ? 200 : 2000, rounds: quick ? 2 : 5))
+        }
+        if wanted("logind") {
+            print("measuring the delay lock's release against logind…")
+            guard let rig = environment["QUIESCE_RIG_DIR"], let address = environment["DBUS_SYSTEM_BUS_ADDRESS"], address.contains(rig) else {
+                throw BenchmarkError(message: noRig)
+            }
+            report.rows.append(try await LogindRelease.run(systemAddress: address, cycles: quick ? 20 : 200))
         }
         try? FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/.build/bench-scratch")
 
