@@ -14,11 +14,18 @@ let package = Package(
         .library(name: "QuiesceServiceLifecycle", targets: ["QuiesceServiceLifecycle"]),
         .library(name: "QuiesceStore", targets: ["QuiesceStore"]),
         .library(name: "QuiesceSync", targets: ["QuiesceSync"]),
+        .library(name: "QuiesceDBus", targets: ["QuiesceDBus"]),
+        .library(name: "QuiesceAgent", targets: ["QuiesceAgent"]),
+        .executable(name: "agentd", targets: ["agentd"]),
+        .executable(name: "agentctl", targets: ["agentctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         .target(
@@ -69,6 +76,36 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The agent's wiring, as a library so tests and other agents can run it in process.
+        .target(
+            name: "QuiesceAgent",
+            dependencies: [
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            plugins: ["EmbedInterface"]
+        ),
+        .executableTarget(name: "embed-interface"),
+        .plugin(name: "EmbedInterface", capability: .buildTool(), dependencies: ["embed-interface"]),
+        .executableTarget(
+            name: "agentd",
+            dependencies: [
+                "QuiesceAgent", "QuiesceCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The CLI talks to the agent over D-Bus only: it does not import the store.
+        .executableTarget(
+            name: "agentctl",
+            dependencies: [
+                "QuiesceDBus", "CSpawn",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(

@@ -20,7 +20,8 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
     /// Open while running and not preparing for sleep: the sync worker claims new jobs only
     /// through it. In-flight work is never cut off by it.
     public nonisolated let claims: Gate
-    public nonisolated let configuration: ShutdownConfiguration
+    /// Windows and policies now; ``reconfigure(_:)`` changes them for what comes next.
+    public private(set) var configuration: ShutdownConfiguration
 
     let clock: C
     let sources: [any WorkSource]
@@ -81,6 +82,13 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
 
     /// The phase now.
     public var phase: Phase { state.phase }
+
+    /// A configuration reload (SIGHUP): the new windows apply to triggers from now on; a window
+    /// already running keeps its deadline, as the user was told it.
+    public func reconfigure(_ configuration: ShutdownConfiguration) {
+        self.configuration = configuration
+        logger.info("windows now: quit \(configuration.quitTimeout.quiesceFormatted), SIGTERM \(configuration.sigtermTimeout.quiesceFormatted), stop \(configuration.stopTimeout.quiesceFormatted)")
+    }
 
     /// Every event from now on, in order, until the coordinator stops. Subscribe before
     /// ``run()`` to see the whole life.

@@ -1,0 +1,152 @@
+public import Foundation
+public import Logging
+import QuiesceCore
+import QuiesceDBus
+import QuiesceStore
+import QuiesceSync
+import Synchronization
+import UnixSignals
+
+/// `agentd`: the store, the sync worker, the D-Bus service, the logind lock and the prompts, joined
+/// by the shutdown coordinator.
+///
+/// Start order (stop is the reverse): the store, the D-Bus service (it takes the bus name), the
+/// logind lock, the sync worker. So copies stop first, then the lock is let go, then the name, and
+/// the database closes last, after everything that writes to it.
+public enum Agent {
+    /// Runs the agent until it stops; returns the exit status (0 clean, 3 forced, 1 failed to start).
+    public static func run(
+        configuration: AgentConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment,
+        reload: @escaping @Sendable () async throws -> AgentConfiguration, logger: Logger
+    ) async -> Int32 {
+        let session: BusConnection
+        do {
+            session = try await BusConnection.session(environment: environment)
+        } catch {
+            logger.critical("\(AgentStartError.noSessionBus(error.message))")
+            return 1
+        }
+        defer { session.close() }
+        // Say who runs before touching the database, whose lock would only say "in use".
+        if let owner = try? await session.nameOwner(AgentInterface.busName) {
+            let pid = try? await session.credentials(of: owner).pid
+            logger.critical("\(AgentStartError.alreadyRunning(pid: pid ?? nil))")
+            return 1
+        }
+
+        let store: Store
+        do {
+            store = try Store(path: configuration.storePath)
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+        let admission = Gate(name: "admission", open: false)
+        let claims = Gate(name: "claims", open: false)
+        let sessions = SessionRegistry(store: store, admission: admission, logger: logger)
+        do {
+            try sessions.recover()
+        } catch {
+            logger.critical("\(error)")
+            store.close()
+            return 1
+        }
+        let system = try? await BusConnection.system(environment: environment)
+        defer { system?.close() }
+
+        let worker = SyncWorker(
+            store: store, nasRoot: configuration.nasRoot, concurrency: configuration.syncConcurrency, claims: claims, logger: logger)
+        let terminal = ExternalPrompt(name: "terminal")
+        let board = StatusBoard(connection: session)
+        let service = AgentService(
+            connection: session, store: store, sessions: sessions, worker: worker, admission: admission, terminal: terminal, board: board,
+            logger: logger)
+        let logind = LogindBridge(systemBus: system, store: store, logger: logger)
+        let coordinator = ShutdownCoordinator(
+            configuration: configuration.shutdown, clock: ContinuousClock(), sources: [sessions.work, worker.inFlight],
+            prompts: [NotificationPrompt(connection: session), terminal],
+            components: [StoreCloser(store: store), service, logind, worker], admission: admission, claims: claims, logger: logger)
+        service.coordinator.withLock { $0 = coordinator }
+        logind.coordinator.withLock { $0 = coordinator }
+
+        let events = coordinator.events()
+        let sessionChanges = sessions.work.changes()
+        let syncChanges = worker.inFlight.changes()
+        let departures = try? await session.nameOwnerChanges()
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
+        let helpers = [
+            Task {
+                for await event in events {
+                    board.apply(event)
+                    if case .transition = event.kind, event.phase == .running { service.refreshJobCounts() }
+                }
+            },
+            Task {
+                for await snapshot in sessionChanges { board.update { $0.activeSessions = snapshot.count } }
+            },
+            Task {
+                for await snapshot in syncChanges {
+                    board.update { $0.inFlightJobs = snapshot.count }
+                    service.refreshJobCounts()
+                }
+            },
+            Task {
+                guard let departures else { return }
+                for await change in departures where change.newOwner.isEmpty && change.name.hasPrefix(":") {
+                    service.clientVanished(change.name)
+                }
+            },
+            Task {
+                for await signal in signals {
+                    switch signal {
+                    case .sigint: await coordinator.trigger(.interrupt)
+                    case .sigterm: await coordinator.trigger(.terminate)
+                    default: await Self.reload(reload, coordinator: coordinator, worker: worker, logger: logger)
+                    }
+                }
+            },
+        ]
+        session.onDisconnect {
+            logger.error("the session bus went away; stopping")
+            Task { await coordinator.trigger(.force) }
+        }
+
+        let result = await coordinator.run()
+        for helper in helpers { helper.cancel() }
+        switch result.outcome {
+        case .clean: logger.info("stopped cleanly")
+        case .forced(let interrupted): logger.notice("stopped by force; interrupted: \(interrupted.map { "\($0.source) \($0.count)" }.joined(separator: ", ")); the queue resumes at next start")
+        case .failedToStart(let component, let error): logger.critical("could not start (\(component)): \(error)")
+        }
+        return result.outcome.exitStatus
+    }
+
+    /// SIGHUP: re-reads the configuration and applies what can change while running (windows,
+    /// the NAS root). A bad file changes nothing and says why.
+    private static func reload(
+        _ read: @Sendable () async throws -> AgentConfiguration, coordinator: ShutdownCoordinator<ContinuousClock>, worker: SyncWorker,
+        logger: Logger
+    ) async {
+        do {
+            let configuration = try await read()
+            await coordinator.reconfigure(configuration.shutdown)
+            worker.setNASRoot(configuration.nasRoot)
+            logger.info("configuration reloaded")
+        } catch {
+            logger.error("configuration not reloaded, keeping the current one: \(error)")
+        }
+    }
+}
+
+/// Closes the database last, after a checkpoint, so the next start finds a small WAL.
+struct StoreCloser: Component {
+    let name = "store"
+    let store: Store
+
+    func start() async throws {}
+
+    func stop() async throws {
+        try? store.checkpoint()
+        store.close()
+    }
+}

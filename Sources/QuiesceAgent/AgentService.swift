@@ -1,0 +1,305 @@
+import Foundation
+import Logging
+public import QuiesceCore
+import QuiesceDBus
+import QuiesceStore
+import QuiesceSync
+import Synchronization
+
+/// `io.github.quiesce.Agent1` on the session bus: the methods of the brief, answered from the
+/// store, the session registry and the coordinator. A component: it takes the bus name when it
+/// starts (after the store and before the worker) and gives it back when it stops.
+///
+/// Every call is checked: the caller must be the user the agent runs as (`AccessDenied`
+/// otherwise), and arguments are validated before anything is written, so bad input gets a named
+/// error and changes nothing.
+public final class AgentService: Component, Sendable {
+    public let name = "dbus"
+    let connection: BusConnection
+    let store: Store
+    let sessions: SessionRegistry
+    let worker: SyncWorker
+    let admission: Gate
+    let terminal: ExternalPrompt
+    let board: StatusBoard
+    let logger: Logger
+    /// The coordinator's triggers; set once, before start.
+    let coordinator: Mutex<ShutdownCoordinator<ContinuousClock>?> = Mutex(nil)
+    /// Callers known to be our user (unique name → yes/no), forgotten when they leave the bus.
+    private let callers = Mutex<[String: Bool]>([:])
+    /// Connections that asked to answer the prompt (`Quit` with `interactive`).
+    private let terminals = Mutex<Set<String>>([])
+    private let ownUID = getuid()
+
+    /// Longest label a session may have, in bytes; longer ones are refused.
+    static let maximumLabelBytes = 1024
+    /// Most files one `Enqueue` may carry.
+    static let maximumBatch = 100_000
+
+    init(
+        connection: BusConnection, store: Store, sessions: SessionRegistry, worker: SyncWorker, admission: Gate, terminal: ExternalPrompt,
+        board: StatusBoard, logger: Logger
+    ) {
+        self.connection = connection
+        self.admission = admission
+        self.store = store
+        self.sessions = sessions
+        self.worker = worker
+        self.terminal = terminal
+        self.board = board
+        self.logger = logger
+    }
+
+    public func start() async throws {
+        try connection.export(object())
+        switch try await connection.requestName(AgentInterface.busName) {
+        case .primaryOwner, .alreadyOwner:
+            board.markExported()
+        case .exists, .inQueue:
+            connection.unexport(path: AgentInterface.path)
+            var pid: UInt32?
+            if let owner = try? await connection.nameOwner(AgentInterface.busName) {
+                pid = try? await connection.credentials(of: owner).pid
+            }
+            throw AgentStartError.alreadyRunning(pid: pid)
+        }
+    }
+
+    public func stop() async throws {
+        connection.unexport(path: AgentInterface.path)
+        try? await connection.releaseName(AgentInterface.busName)
+    }
+
+    /// A client left the bus: forget it, and end what it held.
+    func clientVanished(_ name: String) {
+        callers.withLock { _ = $0.removeValue(forKey: name) }
+        if terminals.withLock({ $0.remove(name) }) != nil { terminal.detach() }
+        sessions.clientVanished(name)
+    }
+
+    // MARK: The object
+
+    private func object() -> ExportedObject {
+        let methods = [
+            method("Quit", in: "a{sv}") { call in try await self.quit(call) },
+            method("OpenSession", in: "sa{sv}", out: "s") { call in try await self.openSession(call) },
+            method("CloseSession", in: "s") { call in try self.closeSession(call) },
+            method("ListSessions", out: "a(sssbx)") { _ in try self.listSessions() },
+            method("Enqueue", in: "assa{sv}", out: "at") { call in try await self.enqueue(call) },
+            method("ListJobs", in: "a{sv}", out: "a(tsssusx)") { call in try self.listJobs(call) },
+            method("ChangeJob", in: "ts") { call in try self.changeJob(call) },
+            method("Answer", in: "s") { call in try self.answer(call) },
+        ]
+        return ExportedObject(
+            path: AgentInterface.path,
+            interfaces: [DBusInterface(AgentInterface.interface, methods: methods, properties: board.properties())],
+            introspectionXML: AgentInterface.introspectionXML)
+    }
+
+    /// A method whose caller is checked first, and whose errors become the agent's D-Bus errors.
+    private func method(
+        _ name: String, in inSignature: String = "", out outSignature: String = "",
+        _ body: @escaping @Sendable (MethodCall) async throws -> [DBusValue]
+    ) -> DBusMethod {
+        DBusMethod(name, in: inSignature, out: outSignature) { call in
+            do {
+                try await self.checkCaller(call.sender)
+                return try await body(call)
+            } catch let error as AgentError {
+                throw error.dbusError
+            } catch let error as DBusError {
+                throw error
+            } catch is GateClosed {
+                throw AgentError.shuttingDown("the agent is shutting down and takes no new work; try again once it has restarted").dbusError
+            } catch let error as StoreError {
+                throw Self.translate(error).dbusError
+            } catch {
+                throw DBusError(name: .failed, message: "\(error)")
+            }
+        }
+    }
+
+    private func checkCaller(_ sender: String) async throws {
+        if let known = callers.withLock({ $0[sender] }) {
+            guard known else { throw Self.denied }
+            return
+        }
+        let uid = try await connection.credentials(of: sender).uid
+        let allowed = uid == ownUID
+        callers.withLock { $0[sender] = allowed }
+        if !allowed {
+            logger.warning("refused a call from \(sender), uid \(uid): the agent serves uid \(ownUID) only")
+            throw Self.denied
+        }
+    }
+
+    private static let denied = AgentError.accessDenied("this agent belongs to another user; only its own user may call it")
+
+    static func translate(_ error: StoreError) -> AgentError {
+        switch error {
+        case .notFound(let what): .notFound(error.description.isEmpty ? what : error.description)
+        case .invalidArgument(let message): .invalidArgument(message)
+        default: .invalidArgument(error.description)
+        }
+    }
+
+    // MARK: Methods
+
+    private func quit(_ call: MethodCall) async throws -> [DBusValue] {
+        let options = try Self.options(call.arguments[0], allowed: ["force": "b", "timeout": "u", "interactive": "b"])
+        if options["interactive"]?.bool == true {
+            if terminals.withLock({ $0.insert(call.sender).inserted }) { terminal.attach() }
+        }
+        guard let coordinator = coordinator.withLock({ $0 }) else { return [] }
+        let trigger: Trigger
+        if options["force"]?.bool == true {
+            trigger = .force
+        } else if let timeout = options["timeout"]?.uint32 {
+            trigger = .request(timeout: .seconds(Int(timeout)))
+        } else {
+            trigger = .request()
+        }
+        let response = await coordinator.trigger(trigger)
+        logger.info("Quit from \(call.sender): \(trigger) → \(response.effect)")
+        return []
+    }
+
+    private func openSession(_ call: MethodCall) async throws -> [DBusValue] {
+        let label = call.arguments[0].string ?? ""
+        try Self.checkLabel(label)
+        let options = try Self.options(call.arguments[1], allowed: ["bind": "b"])
+        let bound = options["bind"]?.bool ?? true
+        let credentials = try await connection.credentials(of: call.sender)
+        let owner = SessionOwner(uid: credentials.uid, pid: credentials.pid ?? 0, connection: bound ? call.sender : nil)
+        let session = try sessions.open(label: label, bound: bound, owner: owner)
+        // A client that left between its call and now would never be seen leaving.
+        if bound, (try? await connection.nameOwner(call.sender)) == nil {
+            sessions.clientVanished(call.sender)
+        }
+        return [.string(session.id)]
+    }
+
+    private func closeSession(_ call: MethodCall) throws -> [DBusValue] {
+        let id = call.arguments[0].string ?? ""
+        guard !id.isEmpty, id.utf8.count <= 128 else { throw AgentError.notFound("no open session has the id \"\(id.prefix(64))\"; agentctl session list shows them") }
+        do {
+            try sessions.close(id: id)
+        } catch {
+            if case .notFound = error {
+                throw AgentError.notFound("no open session has the id \(id); agentctl session list shows them")
+            }
+            throw error
+        }
+        return []
+    }
+
+    private func listSessions() throws -> [DBusValue] {
+        let rows = try store.openSessions().map { session -> DBusValue in
+            .structure([
+                .string(session.id), .string(session.label), .string(session.owner.connection ?? ""), .boolean(session.bound),
+                .int64(session.openedAt),
+            ])
+        }
+        return [.array(element: "(sssbx)", rows)]
+    }
+
+    private func enqueue(_ call: MethodCall) async throws -> [DBusValue] {
+        let sources = call.arguments[0].strings ?? []
+        let destination = call.arguments[1].string ?? ""
+        _ = try Self.options(call.arguments[2], allowed: [:])
+        guard !sources.isEmpty else { throw AgentError.invalidArgument("no files to copy were given") }
+        guard sources.count <= Self.maximumBatch else {
+            throw AgentError.invalidArgument("\(sources.count) files in one call; send at most \(Self.maximumBatch) at a time")
+        }
+        let ids = try admission.admit { try store.enqueue(sources: sources, destination: destination) }
+        worker.wake()
+        refreshJobCounts()
+        logger.info("queued \(ids.count) file(s) for \(destination.isEmpty ? "the NAS root" : destination)")
+        return [.array(element: "t", ids.map { .uint64(UInt64($0)) })]
+    }
+
+    private func listJobs(_ call: MethodCall) throws -> [DBusValue] {
+        let filter = try Self.options(call.arguments[0], allowed: ["state": "*", "limit": "u"])
+        var states = Set(JobState.allCases)
+        if let value = filter["state"] {
+            let names = value.string.map { [$0] } ?? value.strings
+            guard let names, !names.isEmpty else { throw AgentError.invalidArgument("state must be a string or a list of strings") }
+            states = []
+            for name in names {
+                guard let state = JobState(rawValue: name) else {
+                    throw AgentError.invalidArgument("unknown job state \"\(name.prefix(64))\"; use queued, in_flight, done, failed or cancelled")
+                }
+                states.insert(state)
+            }
+        }
+        let limit = Int(filter["limit"]?.uint32 ?? 100)
+        let rows = try store.jobs(states: states, limit: limit).map { job -> DBusValue in
+            .structure([
+                .uint64(UInt64(job.id)), .string(job.source), .string(job.destination), .string(job.state.rawValue),
+                .uint32(UInt32(clamping: job.attempts)), .string(job.lastError ?? ""), .int64(job.state == .queued ? job.nextAttemptAt : 0),
+            ])
+        }
+        return [.array(element: "(tsssusx)", rows)]
+    }
+
+    private func changeJob(_ call: MethodCall) throws -> [DBusValue] {
+        let id = Int64(clamping: call.arguments[0].uint64 ?? 0)
+        switch call.arguments[1].string ?? "" {
+        case "retry": try store.retry(id: id)
+        case "cancel": try store.cancel(id: id)
+        case let other: throw AgentError.invalidArgument("unknown action \"\(other.prefix(64))\"; use retry or cancel")
+        }
+        worker.wake()
+        refreshJobCounts()
+        return []
+    }
+
+    private func answer(_ call: MethodCall) throws -> [DBusValue] {
+        let answer: PromptAnswer
+        switch call.arguments[0].string ?? "" {
+        case "force": answer = .force
+        case "wait": answer = .wait
+        case let other: throw AgentError.invalidArgument("unknown decision \"\(other.prefix(64))\"; use force or wait")
+        }
+        guard terminal.answer(answer) else {
+            throw AgentError.notFound("nothing is being asked now; the prompt shows only when a quit window runs out")
+        }
+        return []
+    }
+
+    /// Re-reads the job counts for the properties (after a change; cheap: one indexed count).
+    func refreshJobCounts() {
+        guard let counts = try? store.jobCounts() else { return }
+        let waiting = worker.waitingReason ?? ""
+        board.update { values in
+            values.queuedJobs = counts.queued
+            values.syncWaiting = counts.queued > 0 ? waiting : ""
+        }
+    }
+
+    // MARK: Argument checks
+
+    /// An `a{sv}`'s entries, with each allowed key's type checked ("*" takes any type).
+    static func options(_ value: DBusValue, allowed: [String: String]) throws -> [String: DBusValue] {
+        guard let options = value.vardict else { throw AgentError.invalidArgument("options must be a{sv}") }
+        for (key, value) in options {
+            guard let signature = allowed[key] else {
+                let known = allowed.keys.sorted().joined(separator: ", ")
+                throw AgentError.invalidArgument("unknown option \"\(key.prefix(64))\"\(known.isEmpty ? "; this method takes none" : "; known: \(known)")")
+            }
+            guard signature == "*" || value.signature == signature else {
+                throw AgentError.invalidArgument("option \(key) must be of type \(signature), not \(value.signature)")
+            }
+        }
+        return options
+    }
+
+    static func checkLabel(_ label: String) throws {
+        guard !label.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AgentError.invalidArgument("a session needs a label that says what it is (for the prompt)")
+        }
+        guard label.utf8.count <= maximumLabelBytes else {
+            throw AgentError.invalidArgument("the label is \(label.utf8.count) bytes long; keep it under \(maximumLabelBytes)")
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Logging
+public import QuiesceCore
+import QuiesceDBus
+import QuiesceStore
+import Synchronization
+
+/// The delay lock and what logind announces, joined to the coordinator: `PrepareForShutdown(true)`
+/// and `PrepareForSleep(true)` become system triggers whose hold, once released, lets us close our
+/// inhibitor fd; `(false)` resumes and re-takes the lock.
+///
+/// Without a system bus or logind the agent runs without a lock and says so once; when logind
+/// (re)appears, ``InhibitorLock`` takes the lock.
+public final class LogindBridge: Component, Sendable {
+    public let name = "logind"
+    private let systemBus: BusConnection?
+    private let store: Store
+    private let logger: Logger
+    let coordinator: Mutex<ShutdownCoordinator<ContinuousClock>?> = Mutex(nil)
+    private let state = Mutex<(lock: InhibitorLock?, tasks: [Task<Void, Never>])>((nil, []))
+
+    init(systemBus: BusConnection?, store: Store, logger: Logger) {
+        self.systemBus = systemBus
+        self.store = store
+        self.logger = logger
+    }
+
+    public func start() async throws {
+        guard let systemBus else {
+            logger.warning("no system bus: running without a logind delay lock, so a shutdown or sleep will not wait for work")
+            return
+        }
+        let logind = LogindManager(connection: systemBus)
+        let lock = InhibitorLock(logind: logind, who: "Quiesce", why: "Finishing sessions and NAS copies", logger: logger)
+        try await lock.start()
+        // The window: what logind will wait for us, less a margin to release in time.
+        let delay = (try? await logind.inhibitDelayMax()) ?? .seconds(5)
+        let window = max(.zero, delay - .milliseconds(500))
+        let shutdown = try await logind.prepareForShutdown()
+        let sleep = try await logind.prepareForSleep()
+        let tasks = [
+            Task { await self.follow(shutdown, kind: .shutdown, window: window, lock: lock) },
+            Task { await self.follow(sleep, kind: .sleep, window: window, lock: lock) },
+        ]
+        state.withLock { $0 = (lock, tasks) }
+    }
+
+    public func stop() async throws {
+        let (lock, tasks) = state.withLock { state in
+            defer { state = (nil, []) }
+            return state
+        }
+        for task in tasks { task.cancel() }
+        lock?.stop()
+    }
+
+    private func follow(_ announcements: some AsyncSequence<Bool, Never>, kind: SystemHoldKind, window: Duration, lock: InhibitorLock) async {
+        for await active in announcements {
+            guard let coordinator = coordinator.withLock({ $0 }) else { continue }
+            if active {
+                logger.info("logind: the system prepares to \(kind == .shutdown ? "shut down" : "sleep"); holding it up to \(window)")
+                let trigger: Trigger = kind == .shutdown ? .systemShutdown(window: window) : .systemSleep(window: window)
+                let release = await coordinator.trigger(trigger).hold?.released()
+                // What was acknowledged is on disk before the machine goes.
+                try? store.checkpoint()
+                lock.release()
+                logger.info("logind: released the delay lock (\(release.map(String.init(describing:)) ?? "no hold"))")
+            } else {
+                await coordinator.resume(kind)
+                await lock.retake()
+                logger.info("logind: the \(kind) is over or cancelled; running again with the lock")
+            }
+        }
+    }
+}

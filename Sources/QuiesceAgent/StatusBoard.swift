@@ -1,0 +1,84 @@
+import Foundation
+public import QuiesceCore
+import QuiesceDBus
+import QuiesceStore
+import Synchronization
+
+/// The agent's D-Bus properties, kept current from the coordinator's events and the store, and
+/// announced with `PropertiesChanged` when they change.
+///
+/// The property getters answer from here, on the bus queue, without touching the database: a
+/// `Status` with 100,000 queued jobs must not wait for a count.
+public final class StatusBoard: Sendable {
+    public struct Values: Sendable, Hashable {
+        public var state: Phase = .starting
+        public var activeSessions = 0
+        public var inFlightJobs = 0
+        public var queuedJobs = 0
+        /// Unix milliseconds when the current window runs out; 0 when none runs.
+        public var deadline: Int64 = 0
+        public var syncWaiting = ""
+
+        var properties: [String: DBusValue] {
+            [
+                "State": .string(state.rawValue), "ActiveSessions": .uint32(UInt32(clamping: activeSessions)),
+                "InFlightJobs": .uint32(UInt32(clamping: inFlightJobs)), "QueuedJobs": .uint32(UInt32(clamping: queuedJobs)),
+                "Deadline": .int64(deadline), "Version": .string(AgentInterface.version), "SyncWaiting": .string(syncWaiting),
+            ]
+        }
+    }
+
+    private let values = Mutex(Values())
+    private let connection: BusConnection
+    /// Set once the object is exported; nothing is announced before.
+    private let exported = Atomic<Bool>(false)
+
+    init(connection: BusConnection) {
+        self.connection = connection
+    }
+
+    public var current: Values { values.withLock { $0 } }
+
+    func markExported() {
+        exported.store(true, ordering: .releasing)
+    }
+
+    /// Applies `change` and announces the properties it changed.
+    func update(_ change: (inout Values) -> Void) {
+        let (before, after) = values.withLock { values in
+            let before = values
+            change(&values)
+            return (before, values)
+        }
+        guard exported.load(ordering: .acquiring) else { return }
+        let old = before.properties
+        let changed = after.properties.filter { old[$0.key] != $0.value }
+        guard !changed.isEmpty else { return }
+        try? connection.emitPropertiesChanged(path: AgentInterface.path, interface: AgentInterface.interface, changed: changed)
+    }
+
+    /// Folds a coordinator event in: the phase and the deadline. (Counts come from the work
+    /// sources themselves, which also change while the coordinator is not watching them.)
+    func apply(_ event: ShutdownEvent) {
+        update { values in
+            values.state = event.phase
+            if let remaining = event.remaining, event.phase == .draining || event.phase == .prompting {
+                let (seconds, attoseconds) = remaining.components
+                values.deadline = Int64(Date().timeIntervalSince1970 * 1000) + seconds * 1000 + attoseconds / 1_000_000_000_000_000
+            } else {
+                values.deadline = 0
+            }
+        }
+    }
+
+    /// Makes the D-Bus properties of the agent's interface.
+    func properties() -> [DBusProperty] {
+        let names: [(String, String)] = [
+            ("State", "s"), ("ActiveSessions", "u"), ("InFlightJobs", "u"), ("QueuedJobs", "u"), ("Deadline", "x"),
+            ("Version", "s"), ("SyncWaiting", "s"),
+        ]
+        return names.map { name, signature in
+            DBusProperty(name, signature: signature) { self.values.withLock { $0.properties[name] ?? .string("") } }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Logging
+import QuiesceAgent
+import QuiesceCore
+
+/// `agentd`: the Quiesce agent. Runs in the foreground (systemd --user or `make run`), logs one
+/// line an event to stderr, and exits 0 (clean), 3 (forced, work interrupted), 1 (could not
+/// start), 2 (usage).
+@main
+struct AgentDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agentd",
+        abstract: "The Quiesce agent: holds sessions and a durable NAS-sync queue, and quits without losing work.",
+        discussion: """
+            Settings come from these flags, then QUIESCE_* environment variables, then \
+            $XDG_CONFIG_HOME/quiesce/agent.yaml (or --config), then defaults. See docs/configuration.md.
+
+            Signals: SIGINT quits with the quit window, SIGTERM with the SIGTERM window, a second one \
+            forces; SIGHUP reloads the configuration.
+
+            Exit status: 0 stopped cleanly, 3 forced with work interrupted (the queue resumes at next \
+            start), 1 could not start, 2 usage error.
+            """,
+        version: AgentInterface.version)
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("A YAML configuration file (it must exist).", valueName: "file"))
+    var configFile: String?
+
+    @Option(name: .customLong("quit-timeout"), help: ArgumentHelp("Quit window in seconds (shutdown.quit_timeout, default 30).", valueName: "seconds"))
+    var quitTimeout: String?
+
+    @Option(name: .customLong("sigterm-timeout"), help: ArgumentHelp("SIGTERM window in seconds (shutdown.sigterm_timeout, default 5).", valueName: "seconds"))
+    var sigtermTimeout: String?
+
+    @Option(name: .customLong("after-wait"), help: ArgumentHelp("After a Wait runs out: reprompt or force (shutdown.after_wait).", valueName: "policy"))
+    var afterWait: String?
+
+    @Option(name: .customLong("stop-timeout"), help: ArgumentHelp("Seconds each component may take to stop (shutdown.stop_timeout, default 2).", valueName: "seconds"))
+    var stopTimeout: String?
+
+    @Option(name: .customLong("nas-root"), help: ArgumentHelp("The mounted NAS directory to copy into (sync.nas_root).", valueName: "dir"))
+    var nasRoot: String?
+
+    @Option(name: .customLong("sync-concurrency"), help: ArgumentHelp("Copies at once (sync.concurrency, default 2).", valueName: "n"))
+    var syncConcurrency: String?
+
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database file (store.path).", valueName: "file"))
+    var database: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["QUIESCE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "agentd")
+        var flags: [AgentConfiguration.Key: String] = [:]
+        flags[.quitTimeout] = quitTimeout
+        flags[.sigtermTimeout] = sigtermTimeout
+        flags[.afterWait] = afterWait
+        flags[.stopTimeout] = stopTimeout
+        flags[.nasRoot] = nasRoot
+        flags[.syncConcurrency] = syncConcurrency
+        flags[.storePath] = database
+        let file = configFile
+        let read: @Sendable () async throws -> AgentConfiguration = { [flags] in try await AgentConfiguration.load(flags: flags, file: file) }
+
+        let configuration: AgentConfiguration
+        do {
+            configuration = try await read()
+        } catch {
+            logger.critical("bad configuration: \(error)")
+            throw ExitCode(1)
+        }
+        let status = await Agent.run(configuration: configuration, reload: read, logger: logger)
+        throw ExitCode(status)
+    }
+}
