@@ -66,6 +66,8 @@ public enum Agent {
             configuration: configuration.shutdown, clock: ContinuousClock(), sources: [sessions.work, worker.inFlight],
             prompts: [NotificationPrompt(connection: session), terminal],
             components: [StoreCloser(store: store), service, logind, worker], admission: admission, claims: claims, logger: logger)
+        board.update { $0.activeSessions = sessions.count }
+        service.refreshJobCounts()
         service.coordinator.withLock { $0 = coordinator }
         logind.coordinator.withLock { $0 = coordinator }
 

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import QuiesceDBus
+
+/// agentctl's side of the bus: one connection to the session bus and the agent's methods.
+/// Failures become one line saying what to do, and an exit status.
+struct AgentClient {
+    static let busName = "io.github.quiesce.Agent1"
+    static let path = "/io/github/quiesce/Agent1"
+    static let interface = "io.github.quiesce.Agent1"
+
+    let connection: BusConnection
+
+    /// Connects to the session bus, or exits 1 saying why.
+    static func connect() async throws -> AgentClient {
+        do {
+            return AgentClient(connection: try await BusConnection.session(environment: ProcessInfo.processInfo.environment))
+        } catch {
+            fail("cannot reach the session bus (\(error.message)). Run agentctl inside your desktop session, where DBUS_SESSION_BUS_ADDRESS is set.")
+        }
+    }
+
+    /// Whether the agent holds its name now.
+    func agentOwner() async -> String? {
+        (try? await connection.nameOwner(Self.busName)) ?? nil
+    }
+
+    /// Calls a method of the agent. An agent that is not running, or an error reply, ends the
+    /// command with a message (exit 1).
+    func call(_ member: String, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(30)) async throws -> [DBusValue] {
+        do {
+            let message = try DBusMessage.methodCall(
+                destination: Self.busName, path: Self.path, interface: Self.interface, member: member, arguments: arguments)
+            return try await connection.call(message, timeout: timeout).arguments()
+        } catch {
+            throw Self.explain(error)
+        }
+    }
+
+    /// Every property of the agent, or nil when it is not running.
+    func properties() async -> [String: DBusValue]? {
+        guard let message = try? DBusMessage.methodCall(
+            destination: Self.busName, path: Self.path, interface: "org.freedesktop.DBus.Properties", member: "GetAll",
+            arguments: [.string(Self.interface)]),
+            let reply = try? await connection.call(message, timeout: .seconds(10)),
+            let values = try? reply.arguments().first?.vardict
+        else { return nil }
+        return values
+    }
+
+    static func explain(_ error: DBusError) -> ExitCode {
+        switch error.name {
+        case .serviceUnknown, .nameHasNoOwner:
+            print(error: "the agent is not running. Start it with: systemctl --user start quiesce (or agentd)")
+        case .noReply, .timedOut:
+            print(error: "the agent did not answer in time (\(error.message)); it may be busy or stuck: agentctl status")
+        default:
+            let kind = error.name.rawValue.split(separator: ".").last.map(String.init) ?? error.name.rawValue
+            print(error: "\(kind): \(error.message)")
+        }
+        return ExitCode(1)
+    }
+}
+
+/// Prints one line to stderr, prefixed with the program's name.
+func print(error message: String) {
+    FileHandle.standardError.write(Data("agentctl: \(message)\n".utf8))
+}
+
+/// Prints and exits 1.
+func fail(_ message: String) -> Never {
+    print(error: message)
+    exit(1)
+}
+
+/// Prints a JSON value on one line.
+func printJSON(_ value: Any) {
+    guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else { return }
+    print(String(decoding: data, as: UTF8.self))
+}
+
+extension DBusValue {
+    /// A plain value for JSON output.
+    var json: Any {
+        switch unwrapped {
+        case .string(let value): value
+        case .boolean(let value): value
+        case .uint32(let value): value
+        case .int64(let value): value
+        case .uint64(let value): value
+        case let other: "\(other)"
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import ArgumentParser
+import Foundation
+import QuiesceDBus
+
+/// `agentctl quit`: asks the agent to quit and follows the drain until it has exited.
+///
+/// On a terminal it shows what still runs and the seconds left on one line, and while the prompt
+/// is up it takes `f` (force) or `w` (wait) from the keyboard, racing the desktop notification:
+/// the first answer wins. Not on a terminal it prints plain lines when something changes.
+struct Quit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quit the agent without losing work (exit 0 clean, 3 when work was cut off).",
+        discussion: "An agent that is not running counts as quit (exit 0).")
+
+    @Flag(help: "Quit now; interrupted copies resume at the next start.")
+    var force = false
+
+    @Option(help: ArgumentHelp("Seconds to wait for work to end before asking (default: the agent's quit window).", valueName: "seconds"))
+    var timeout: UInt32?
+
+    @Flag(help: "Ask and return at once, without following the drain.")
+    var noWait = false
+
+    @Flag(help: "Print the outcome as JSON.")
+    var json = false
+
+    /// What the agent reports, as it changes.
+    private enum Update: Sendable {
+        case properties([String: DBusValue])
+        case exited
+        case key(UInt8)
+        case tick
+    }
+
+    func run() async throws {
+        let client = try await AgentClient.connect()
+        guard let owner = await client.agentOwner() else {
+            if json { printJSON(["outcome": "not running"]) } else { print("the agent is not running") }
+            return
+        }
+        let terminal = isatty(0) == 1 && isatty(1) == 1 && !json && !noWait
+        // Subscribed before asking, so nothing between the call and the first signal is missed.
+        let changes = try await client.connection.signals(matching: MatchRule(
+            sender: owner, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentClient.path))
+        let departures = try await client.connection.nameOwnerChanges(of: AgentClient.busName)
+
+        var options: [String: DBusValue] = [:]
+        if force { options["force"] = .boolean(true) }
+        if let timeout { options["timeout"] = .uint32(timeout) }
+        if terminal { options["interactive"] = .boolean(true) }
+        var state = await client.properties() ?? [:]
+        _ = try await client.call("Quit", [.vardict(options)])
+        if noWait {
+            if json { printJSON(["outcome": "requested"]) }
+            return
+        }
+
+        let (updates, feed) = AsyncStream.makeStream(of: Update.self)
+        let tasks = [
+            Task {
+                for await message in changes {
+                    if let changed = try? message.arguments()[1].vardict { feed.yield(.properties(changed)) }
+                }
+            },
+            Task {
+                for await change in departures where change.newOwner.isEmpty {
+                    feed.yield(.exited)
+                }
+            },
+            Task {
+                while !Task.isCancelled && terminal {
+                    try? await Task.sleep(for: .seconds(1))
+                    feed.yield(.tick)
+                }
+            },
+        ]
+        defer { tasks.forEach { $0.cancel() } }
+        // The agent may have gone between our GetAll and the subscription taking effect.
+        if await client.agentOwner() == nil { feed.yield(.exited) }
+
+        let keyboard = terminal ? Keyboard(feed: { feed.yield(.key($0)) }) : nil
+        defer { keyboard?.restore() }
+        var display = Display(terminal: terminal)
+        var workWhenStopping: UInt32?
+        for await update in updates {
+            switch update {
+            case .properties(let changed):
+                state.merge(changed) { $1 }
+                if state["State"]?.string == "stopping", workWhenStopping == nil {
+                    workWhenStopping = (state["ActiveSessions"]?.uint32 ?? 0) + (state["InFlightJobs"]?.uint32 ?? 0)
+                }
+                display.show(state, running: await Self.running(client, state))
+            case .tick:
+                display.show(state, running: display.lastRunning)
+            case .key(let key):
+                guard state["State"]?.string == "prompting" else { continue }
+                let decision = key == UInt8(ascii: "f") || key == UInt8(ascii: "F") ? "force" : key == UInt8(ascii: "w") || key == UInt8(ascii: "W") ? "wait" : nil
+                if let decision {
+                    _ = try? await client.call("Answer", [.string(decision)])
+                }
+            case .exited:
+                let work = workWhenStopping ?? (state["ActiveSessions"]?.uint32 ?? 0) + (state["InFlightJobs"]?.uint32 ?? 0)
+                let forced = work > 0
+                display.finish(forced ? "the agent quit; \(work) operation(s) were cut off (copies resume at the next start)" : "the agent quit cleanly")
+                if json { printJSON(["outcome": forced ? "forced" : "clean", "interrupted": work]) }
+                throw ExitCode(forced ? 3 : 0)
+            }
+        }
+    }
+
+    /// The labels of what still runs, for the display (asked only when counts change).
+    private static func running(_ client: AgentClient, _ state: [String: DBusValue]) async -> [String] {
+        guard (state["ActiveSessions"]?.uint32 ?? 0) > 0 else { return [] }
+        let rows = (try? await client.call("ListSessions", timeout: .seconds(2)))?.first?.array ?? []
+        return rows.compactMap { $0.fields?[1].string }
+    }
+}
+
+/// The live line on a terminal, or plain lines elsewhere.
+private struct Display {
+    let terminal: Bool
+    var lastLine = ""
+    var lastRunning: [String] = []
+
+    init(terminal: Bool) {
+        self.terminal = terminal
+    }
+
+    mutating func show(_ state: [String: DBusValue], running: [String]) {
+        lastRunning = running
+        let phase = state["State"]?.string ?? "?"
+        let sessions = state["ActiveSessions"]?.uint32 ?? 0
+        let copies = state["InFlightJobs"]?.uint32 ?? 0
+        var line: String
+        switch phase {
+        case "prompting":
+            line = "\(sessions + copies) operation(s) still running. Force quit anyway?"
+            if terminal { line += " [f]orce / [w]ait" }
+        case "stopping", "stopped":
+            line = "stopping…"
+        default:
+            line = "waiting for \(sessions) session(s) and \(copies) copy(ies)"
+            if !running.isEmpty { line += " (\(running.prefix(3).joined(separator: ", "))\(running.count > 3 ? ", …" : ""))" }
+            if let deadline = state["Deadline"]?.int64, deadline > 0 {
+                line += "; \(max(0, (deadline - nowMilliseconds() + 999) / 1000)) s left"
+            }
+        }
+        guard line != lastLine else { return }
+        lastLine = line
+        if terminal {
+            FileHandle.standardOutput.write(Data("\r\u{1B}[K\(line)".utf8))
+        } else {
+            print(line)
+        }
+    }
+
+    func finish(_ message: String) {
+        if terminal {
+            FileHandle.standardOutput.write(Data("\r\u{1B}[K\(message)\n".utf8))
+        } else {
+            print(message)
+        }
+    }
+}
+
+/// Single keys from the terminal, without echo or Enter, until restored.
+private final class Keyboard: @unchecked Sendable {
+    // Safe: `saved` is written once in init and read in restore().
+    private var saved = termios()
+
+    init(feed: @escaping @Sendable (UInt8) -> Void) {
+        tcgetattr(0, &saved)
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        tcsetattr(0, TCSANOW, &raw)
+        Thread.detachNewThread {
+            var byte: UInt8 = 0
+            while read(0, &byte, 1) == 1 { feed(byte) }
+        }
+    }
+
+    func restore() {
+        tcsetattr(0, TCSANOW, &saved)
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import QuiesceDBus
+
+/// `agentctl status`: what the agent is doing.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the agent's state, sessions and queue (exit 3 when it is not running).")
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let client = try await AgentClient.connect()
+        guard let properties = await client.properties() else {
+            if json {
+                printJSON(["running": false])
+            } else {
+                print("agent: not running")
+            }
+            throw ExitCode(3)
+        }
+        if json {
+            var object = properties.mapValues(\.json)
+            object["running"] = true
+            printJSON(object)
+            return
+        }
+        let state = properties["State"]?.string ?? "?"
+        print("agent: \(state) (version \(properties["Version"]?.string ?? "?"))")
+        print("sessions: \(properties["ActiveSessions"]?.uint32 ?? 0) open")
+        print("sync: \(properties["InFlightJobs"]?.uint32 ?? 0) copying, \(properties["QueuedJobs"]?.uint32 ?? 0) queued")
+        if let waiting = properties["SyncWaiting"]?.string, !waiting.isEmpty {
+            print("sync waits: \(waiting)")
+        }
+        if let deadline = properties["Deadline"]?.int64, deadline > 0 {
+            print("window runs out in \(max(0, deadline - nowMilliseconds()) / 1000) s")
+        }
+    }
+}
