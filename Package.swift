@@ -157,6 +157,10 @@ let package = Package(
             exclude: ["Peers"]
         ),
         .testTarget(
+            name: "QuiesceAgentTests",
+            dependencies: ["QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceTestSupport"]
+        ),
+        .testTarget(
             name: "QuiesceServiceLifecycleTests",
             dependencies: [
                 "QuiesceCore",

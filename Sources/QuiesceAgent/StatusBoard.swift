@@ -18,12 +18,15 @@ public final class StatusBoard: Sendable {
         /// Unix milliseconds when the current window runs out; 0 when none runs.
         public var deadline: Int64 = 0
         public var syncWaiting = ""
+        /// "clean" or "forced" once stopping; "" before.
+        public var outcome = ""
 
         var properties: [String: DBusValue] {
             [
                 "State": .string(state.rawValue), "ActiveSessions": .uint32(UInt32(clamping: activeSessions)),
                 "InFlightJobs": .uint32(UInt32(clamping: inFlightJobs)), "QueuedJobs": .uint32(UInt32(clamping: queuedJobs)),
                 "Deadline": .int64(deadline), "Version": .string(AgentInterface.version), "SyncWaiting": .string(syncWaiting),
+                "Outcome": .string(outcome),
             ]
         }
     }
@@ -62,6 +65,9 @@ public final class StatusBoard: Sendable {
     func apply(_ event: ShutdownEvent) {
         update { values in
             values.state = event.phase
+            if case .outcomeDecided(let outcome) = event.kind {
+                values.outcome = outcome.exitStatus == 3 ? "forced" : "clean"
+            }
             if let remaining = event.remaining, event.phase == .draining || event.phase == .prompting {
                 let (seconds, attoseconds) = remaining.components
                 values.deadline = Int64(Date().timeIntervalSince1970 * 1000) + seconds * 1000 + attoseconds / 1_000_000_000_000_000
@@ -75,7 +81,7 @@ public final class StatusBoard: Sendable {
     func properties() -> [DBusProperty] {
         let names: [(String, String)] = [
             ("State", "s"), ("ActiveSessions", "u"), ("InFlightJobs", "u"), ("QueuedJobs", "u"), ("Deadline", "x"),
-            ("Version", "s"), ("SyncWaiting", "s"),
+            ("Version", "s"), ("SyncWaiting", "s"), ("Outcome", "s"),
         ]
         return names.map { name, signature in
             DBusProperty(name, signature: signature) { self.values.withLock { $0.properties[name] ?? .string("") } }

@@ -299,6 +299,7 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
             }
             if !interrupted.isEmpty { outcome = .forced(interrupted: interrupted) }
         }
+        emit(.outcomeDecided(outcome), because: .stopping)
         await awaitWithdrawals()
         let report = await stopStartedComponents()
         if let hung = report.hungComponent {

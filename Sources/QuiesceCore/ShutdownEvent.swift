@@ -13,6 +13,8 @@ public enum ShutdownReason: Sendable, Hashable, CustomStringConvertible {
     /// A Wait's window ran out with `after_wait = force`.
     case afterWaitForce
     case systemResumed(SystemHoldKind)
+    /// Stopping has begun (the outcome is known, components are about to stop).
+    case stopping
     case teardownFinished
     /// A count changed (prompt updates, status).
     case workChanged
@@ -28,6 +30,7 @@ public enum ShutdownReason: Sendable, Hashable, CustomStringConvertible {
         case .noPromptAvailable: "no prompt could be shown"
         case .afterWaitForce: "window after wait ran out (after_wait = force)"
         case .systemResumed(let kind): "system \(kind) cancelled or over"
+        case .stopping: "stopping"
         case .teardownFinished: "teardown finished"
         case .workChanged: "work changed"
         }
@@ -62,6 +65,9 @@ public struct ShutdownEvent: Sendable, Hashable, CustomStringConvertible {
         /// Claiming of new work stopped or started again.
         case claimsPaused
         case claimsResumed
+        /// Stopping has begun with this outcome (clean, or forced with what it cuts off): emitted
+        /// before components stop, so a client following the quit learns it while we are still up.
+        case outcomeDecided(ShutdownOutcome)
         /// A component finished starting or stopping.
         case componentStarted(String)
         case componentStopped(String, ComponentStop.Result)

@@ -28,6 +28,8 @@ struct Quit: AsyncParsableCommand {
     private enum Update: Sendable {
         case properties([String: DBusValue])
         case exited
+        /// The agent left before its Outcome reached us: decide with what we have.
+        case finalize
         case key(UInt8)
         case tick
     }
@@ -98,11 +100,20 @@ struct Quit: AsyncParsableCommand {
                 if let decision {
                     _ = try? await client.call("Answer", [.string(decision)])
                 }
-            case .exited:
+            case .exited where (state["Outcome"]?.string ?? "").isEmpty:
+                // Its last PropertiesChanged and its departure come through two subscriptions and
+                // may be read in either order: give the outcome a moment to arrive.
+                Task {
+                    try? await Task.sleep(for: .milliseconds(300))
+                    feed.yield(.finalize)
+                }
+            case .exited, .finalize:
                 let work = workWhenStopping ?? (state["ActiveSessions"]?.uint32 ?? 0) + (state["InFlightJobs"]?.uint32 ?? 0)
-                let forced = work > 0
-                display.finish(forced ? "the agent quit; \(work) operation(s) were cut off (copies resume at the next start)" : "the agent quit cleanly")
-                if json { printJSON(["outcome": forced ? "forced" : "clean", "interrupted": work]) }
+                // The agent says how it stopped; counts are only a fallback for an agent that
+                // vanished before saying so.
+                let forced = state["Outcome"]?.string.flatMap { $0.isEmpty ? nil : $0 == "forced" } ?? (work > 0)
+                display.finish(forced ? "the agent quit; running work was cut off (copies resume at the next start)" : "the agent quit cleanly")
+                if json { printJSON(["outcome": forced ? "forced" : "clean"]) }
                 throw ExitCode(forced ? 3 : 0)
             }
         }

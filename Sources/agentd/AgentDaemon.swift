@@ -49,6 +49,12 @@ struct AgentDaemon: AsyncParsableCommand {
     var database: String?
 
     func run() async throws {
+        // Whoever started us may have blocked these (a child of a libdispatch thread inherits its
+        // mask): unblocked, or a SIGTERM at logout would stay pending for ever.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["QUIESCE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info

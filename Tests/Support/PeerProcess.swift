@@ -17,7 +17,18 @@ public final class PeerProcess: Sendable {
     public let output: FileHandle?
     private let status = Mutex<Int32?>(nil)
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, captureOutput: Bool = false) throws {
+    /// - Parameters:
+    ///   - captureOutput: standard output to ``output``, a pipe.
+    ///   - logFile: standard output and error appended to this file (the agent's log in tests).
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, captureOutput: Bool = false, logFile: String? = nil
+    ) throws {
+        var log: Int32 = -1
+        if let logFile {
+            log = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard log >= 0 else { throw PeerMissing(what: "a log file at \(logFile): \(String(cString: strerror(errno)))") }
+        }
+        defer { if log >= 0 { close(log) } }
         var ends: [Int32] = [-1, -1]
         if captureOutput, quiesce_pipe_cloexec(&ends) != 0 {
             throw PeerMissing(what: "\(executable): no pipe: \(String(cString: strerror(errno)))")
@@ -28,7 +39,7 @@ public final class PeerProcess: Sendable {
             withCStrings(environment) { envp in
                 quiesce_spawn(
                     &pid, executable, argv, envp, Int32(QUIESCE_SPAWN_DEVNULL),
-                    captureOutput ? ends[1] : Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), 0)
+                    captureOutput ? ends[1] : log >= 0 ? log : Int32(QUIESCE_SPAWN_DEVNULL), log >= 0 ? log : Int32(QUIESCE_SPAWN_DEVNULL), 0)
             }
         }
         if captureOutput { close(ends[1]) }
@@ -60,9 +71,31 @@ public final class PeerProcess: Sendable {
             guard status == nil else { return }
             kill(pid, SIGKILL)
             var raw: Int32 = 0
-            _ = waitpid(pid, &raw, 0)
-            status = raw
+            if waitpid(pid, &raw, 0) == pid { status = raw }
         }
+    }
+
+    /// Sends a signal.
+    public func signal(_ number: Int32) {
+        kill(pid, number)
+    }
+
+    /// Waits for the process to exit by itself, without holding a cooperative thread, and returns
+    /// its exit status (128 + N when killed by signal N).
+    public func exitStatus() async -> Int32 {
+        let raw: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "io.github.quiesce.test.peer-exit").async {
+                if let known = self.status.withLock({ $0 }) {
+                    continuation.resume(returning: known)
+                    return
+                }
+                var raw: Int32 = 0
+                while waitpid(self.pid, &raw, 0) < 0 && errno == EINTR {}
+                self.status.withLock { $0 = $0 ?? raw }
+                continuation.resume(returning: self.status.withLock { $0 } ?? raw)
+            }
+        }
+        return raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
     }
 }
 

@@ -1,0 +1,219 @@
+import Foundation
+import QuiesceDBus
+import QuiesceTestSupport
+import Testing
+
+/// The real `agentd` and `agentctl` on a private session bus with python-dbusmock's notification
+/// server: what a user does, and what the user sees.
+@Suite("agentd and agentctl, end to end")
+struct EndToEndTests {
+    /// A notification server and the agent's harness on its bus.
+    private func rig() async throws -> (NotificationMock, AgentHarness) {
+        let mock = try await NotificationMock()
+        let harness = try await AgentHarness(busAddress: mock.bus.address, owner: mock)
+        return (mock, harness)
+    }
+
+    /// The id of the last notification the agent showed, once it has shown one.
+    private func shownNotification(_ mock: NotificationMock, after previous: Int = 0) async throws -> UInt32 {
+        var id: UInt32 = 0
+        try await eventually("the prompt shown as a notification", limit: .seconds(20)) {
+            let notifies = try await mock.calls().filter { $0.method == "Notify" }
+            guard notifies.count > previous else { return false }
+            // The mock answers Notify with ids from 1 in order; replaces_id 0 asks for a new one.
+            id = UInt32(notifies.count)
+            return true
+        }
+        return id
+    }
+
+    @Test("quit when idle: agentctl quit and agentd both exit 0")
+    func quitWhenIdle() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start()
+        let quit = try await harness.ctl(["quit"])
+        #expect(quit.status == 0, "\(quit.error)")
+        #expect(quit.output.contains("quit cleanly"))
+        #expect(await agent.exitStatus() == 0, "\(harness.log)")
+    }
+
+    @Test("a session open: the window runs out, the prompt shows, Force quit → exit 3; the queued job completes at the next start")
+    func forceThenResume() async throws {
+        let (mock, harness) = try await rig()
+        let agent = try await harness.start(["--quit-timeout", "0.5"])
+        let session = try await harness.call("OpenSession", [.string("recording"), .vardict(["bind": .boolean(false)])])
+        #expect(session.first?.string?.isEmpty == false)
+        let source = harness.home.file("photo.raw")
+        try Data("pixels".utf8).write(to: URL(fileURLWithPath: source))
+        let ids = try await harness.call("Enqueue", [.strings([source]), .string("shoots"), .vardict([:])])
+        #expect(ids.first?.array?.count == 1)
+
+        let quit = try await harness.ctl(["quit", "--no-wait"])
+        #expect(quit.status == 0)
+        let id = try await shownNotification(mock)
+        let notify = try await mock.calls().first { $0.method == "Notify" }
+        #expect(notify?.arguments[3].string?.contains("Force quit anyway?") == true)
+        #expect(notify?.arguments[4].string?.contains("recording") == true)
+        try await mock.emit("ActionInvoked", signature: "us", [.uint32(id), .string("force")])
+        #expect(await agent.exitStatus() == 3, "\(harness.log)")
+        #expect(harness.log.contains("interrupted: sessions 1"))
+
+        // Next start, with a NAS root: the unbound session is still open, and the job is copied.
+        let nas = harness.home.file("nas")
+        try FileManager.default.createDirectory(atPath: nas, withIntermediateDirectories: true)
+        let again = try await harness.start(["--nas-root", nas])
+        try await eventually("the queued job copied") {
+            (try? String(contentsOfFile: nas + "/shoots/photo.raw", encoding: .utf8)) == "pixels"
+        }
+        #expect(try await harness.property("ActiveSessions") == .uint32(1), "an unbound session survives a restart")
+        let forced = try await harness.ctl(["quit", "--force"])
+        #expect(forced.status == 3, "the open session is cut off: \(forced.output)")
+        #expect(await again.exitStatus() == 3)
+    }
+
+    @Test("Wait: the prompt comes back after another window; the session closes → exit 0 and the prompt is withdrawn")
+    func waitThenClose() async throws {
+        let (mock, harness) = try await rig()
+        let agent = try await harness.start(["--quit-timeout", "0.5"])
+        let session = try #require(try await harness.call("OpenSession", [.string("export"), .vardict(["bind": .boolean(false)])]).first?.string)
+        _ = try await harness.ctl(["quit", "--no-wait"])
+        let first = try await shownNotification(mock)
+        try await mock.emit("ActionInvoked", signature: "us", [.uint32(first), .string("wait")])
+        _ = try await shownNotification(mock, after: 1)
+        let close = try await harness.ctl(["session", "close", session])
+        #expect(close.status == 0, "\(close.error)")
+        #expect(await agent.exitStatus() == 0, "\(harness.log)")
+        #expect(try await mock.calls().contains { $0.method == "CloseNotification" }, "the prompt is withdrawn")
+    }
+
+    @Test("SIGTERM drains with the short window, SIGINT with the quit window")
+    func signalWindows() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start(["--quit-timeout", "30", "--sigterm-timeout", "0.25"])
+        _ = try await harness.call("OpenSession", [.string("work"), .vardict(["bind": .boolean(false)])])
+        agent.signal(SIGTERM)
+        try await eventually("the drain logged") { harness.log.contains("because SIGTERM") }
+        #expect(harness.log.contains("because SIGTERM; 0.25 s left"), "\(harness.log)")
+        agent.signal(SIGINT)
+        #expect(await agent.exitStatus() == 3, "a second signal forces")
+    }
+
+    @Test("agentctl run -- CMD holds quit until the command ends")
+    func runHoldsQuit() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start()
+        let marker = harness.home.file("ran")
+        async let held = harness.ctl(["run", "--label", "backup", "--", "sh", "-c", "sleep 1; touch '\(marker)'"])
+        try await eventually("the run's session open") { try await harness.property("ActiveSessions") == .uint32(1) }
+        let quit = try await harness.ctl(["quit"])
+        #expect(quit.status == 0, "\(quit.output)\(quit.error)")
+        #expect(exists(marker), "the agent quit only after the command ended")
+        #expect(try await held.status == 0)
+        #expect(await agent.exitStatus() == 0)
+    }
+
+    @Test("a client that is killed: its bound session closes by itself")
+    func killedClient() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start()
+        let client = try PeerProcess(builtProduct("agentctl"), ["run", "--", "sleep", "60"], environment: harness.environment)
+        try await eventually("the client's session open") { try await harness.property("ActiveSessions") == .uint32(1) }
+        client.stop()
+        try await eventually("the bound session closed") { try await harness.property("ActiveSessions") == .uint32(0) }
+        #expect(harness.log.contains("left the bus"))
+        #expect(try await harness.ctl(["quit"]).status == 0)
+        #expect(await agent.exitStatus() == 0)
+    }
+
+    @Test("OpenSession and Enqueue while draining → ShuttingDown")
+    func admissionClosed() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start(["--quit-timeout", "30"])
+        _ = try await harness.call("OpenSession", [.string("keeps it draining"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.ctl(["quit", "--no-wait"])
+        try await eventually("draining") { try await harness.property("State") == .string("draining") }
+        await #expect(throws: DBusError.self) { _ = try await harness.call("OpenSession", [.string("late"), .vardict([:])]) }
+        do {
+            _ = try await harness.call("OpenSession", [.string("late"), .vardict([:])])
+        } catch {
+            #expect(error.name.rawValue == "io.github.quiesce.Error.ShuttingDown")
+        }
+        let late = try await harness.ctl(["sync", "add", "/etc/hostname"])
+        #expect(late.status == 1)
+        #expect(late.error.contains("ShuttingDown"))
+        _ = try await harness.ctl(["quit", "--force"])
+        #expect(await agent.exitStatus() == 3)
+    }
+
+    @Test("a second instance is refused, naming the pid of the first")
+    func secondInstance() async throws {
+        let (_, harness) = try await rig()
+        let first = try await harness.start()
+        let second = try await harness.start(waitUntilRunning: false)
+        #expect(await second.exitStatus() == 1)
+        #expect(harness.log.contains("already running for this user (pid \(first.pid))"), "\(harness.log)")
+        #expect(try await harness.ctl(["quit"]).status == 0)
+        #expect(await first.exitStatus() == 0)
+    }
+
+    @Test("bad input gets the named errors and the agent stays up")
+    func badInput() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start()
+        func errorName(_ member: String, _ arguments: [DBusValue]) async -> String? {
+            do {
+                _ = try await harness.call(member, arguments)
+                return nil
+            } catch {
+                return error.name.rawValue
+            }
+        }
+        #expect(await errorName("OpenSession", [.uint32(1)]) == "org.freedesktop.DBus.Error.InvalidArgs")
+        #expect(await errorName("Nope", []) == "org.freedesktop.DBus.Error.UnknownMethod")
+        #expect(await errorName("CloseSession", [.string("s-no-such")]) == "io.github.quiesce.Error.NotFound")
+        #expect(await errorName("OpenSession", [.string(""), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
+        #expect(await errorName("OpenSession", [.string(String(repeating: "x", count: 1 << 20)), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
+        #expect(await errorName("OpenSession", [.string("x"), .vardict(["bind": .string("yes")])]) == "io.github.quiesce.Error.InvalidArgument")
+        #expect(await errorName("Enqueue", [.strings(["/etc/hostname"]), .string("../up"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
+        #expect(await errorName("Enqueue", [.strings(["/etc/hostname"]), .string("/abs"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
+        #expect(await errorName("Enqueue", [.strings(["relative"]), .string("x"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
+        #expect(await errorName("Answer", [.string("force")]) == "io.github.quiesce.Error.NotFound")
+        #expect(await errorName("ChangeJob", [.uint64(999), .string("retry")]) == "io.github.quiesce.Error.NotFound")
+        #expect(try await harness.property("State") == .string("running"), "still up after all of it")
+        #expect(agent.isRunning)
+        #expect(try await harness.ctl(["quit"]).status == 0)
+    }
+
+    @Test("a destination that is a symlink out of the NAS root: the job waits with an error, nothing is written outside")
+    func symlinkEscape() async throws {
+        let (_, harness) = try await rig()
+        let nas = harness.home.file("nas")
+        let outside = harness.home.file("outside")
+        try FileManager.default.createDirectory(atPath: nas, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: nas + "/escape", withDestinationPath: outside)
+        let agent = try await harness.start(["--nas-root", nas])
+        let add = try await harness.ctl(["sync", "add", "/etc/hostname", "--to", "escape"])
+        #expect(add.status == 0, "queued: the link is checked when copying, where it is resolved")
+        try await eventually("the job refused with its reason") {
+            let list = try await harness.ctl(["sync", "list", "--json"])
+            return list.output.contains("symbolic link") || list.output.contains("symlink")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+        #expect(agent.isRunning)
+        #expect(try await harness.ctl(["quit"]).status == 0)
+    }
+
+    @Test("status when not running exits 3; quit when not running is success")
+    func notRunning() async throws {
+        let (_, harness) = try await rig()
+        let status = try await harness.ctl(["status"])
+        #expect(status.status == 3)
+        #expect(status.output.contains("not running"))
+        let quit = try await harness.ctl(["quit"])
+        #expect(quit.status == 0)
+        let session = try await harness.ctl(["session", "list"])
+        #expect(session.status == 1)
+        #expect(session.error.contains("not running"))
+    }
+}
