@@ -106,3 +106,18 @@ private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer
     defer { pointers.forEach { free($0) } }
     return body(pointers)
 }
+
+/// Runs a command to completion through ``PeerProcess`` and returns its exit status and output.
+///
+/// For commands that leave a daemon behind (`tmux new-session` starts a server): Foundation's
+/// `Process` would wait for ever on a socket the daemon inherited; here the daemon gets nothing of
+/// ours but /dev/null and the output pipe, which it does not keep.
+public func runDetached(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    let process = try PeerProcess(executable, arguments, environment: environment, captureOutput: true)
+    let output: Data = await withCheckedContinuation { continuation in
+        DispatchQueue(label: "io.github.quiesce.test.detached").async {
+            continuation.resume(returning: process.output?.readDataToEndOfFile() ?? Data())
+        }
+    }
+    return (await process.exitStatus(), String(decoding: output, as: UTF8.self))
+}

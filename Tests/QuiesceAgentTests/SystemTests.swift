@@ -1,0 +1,66 @@
+import Foundation
+import QuiesceDBus
+import QuiesceTestSupport
+import Testing
+
+/// The agent against the real systemd-logind (on the rig's private system bus), and on a real
+/// terminal (tmux).
+@Suite("agentd with logind and on a terminal")
+struct SystemTests {
+    @Test("logind PowerOff: the idle agent releases its lock, logind goes on; PrepareForShutdown(false): running again with the lock")
+    func powerOffCycle() async throws {
+        let rig = try await LogindRig()
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, systemBusAddress: rig.bus.address, owner: session)
+        let agent = try await harness.start()
+        let logind = LogindManager(connection: rig.connection)
+        func ours() async throws -> Int { try await logind.listInhibitors().filter { $0.who == "Quiesce" }.count }
+        try await eventually("the agent's delay lock in logind") { try await ours() == 1 }
+
+        try await logind.powerOff()
+        try await eventually("logind going on to poweroff.target once the lock is released") {
+            try await rig.managerCalls().contains { $0.hasPrefix("StartUnit poweroff.target") }
+        }
+        #expect(harness.log.contains("released the delay lock"), "\(harness.log)")
+        try await eventually("running again, holding the lock") {
+            let running = try await harness.property("State") == .string("running")
+            let locks = try await ours()
+            return running && locks == 1
+        }
+        let open = try await harness.call("OpenSession", [.string("after"), .vardict(["bind": .boolean(false)])])
+        #expect(open.first?.string != nil, "admission is open again")
+        #expect(try await harness.ctl(["quit", "--force"]).status == 3)
+        #expect(await agent.exitStatus() == 3)
+        #expect(try await ours() == 0, "the lock goes with the agent")
+    }
+
+    @Test("agentctl quit on a terminal shows progress and the question; f forces")
+    func terminalForce() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else { throw PeerMissing(what: "/usr/bin/tmux (Debian package tmux)") }
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        let agent = try await harness.start(["--quit-timeout", "1"])
+        _ = try await harness.call("OpenSession", [.string("render job"), .vardict(["bind": .boolean(false)])])
+        let socket = harness.home.file("tmux.sock")
+        let result = harness.home.file("status")
+        let tmux = ["-S", socket, "-f", "/dev/null"]
+        var command = ["new-session", "-d", "-x", "160", "-y", "10"]
+        for key in ["DBUS_SESSION_BUS_ADDRESS", "HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME"] {
+            command += ["-e", "\(key)=\(harness.environment[key] ?? "")"]
+        }
+        command.append("'\(builtProduct("agentctl"))' quit; echo $? > '\(result)'; sleep 30")
+        let started = try await runDetached("/usr/bin/tmux", tmux + command)
+        #expect(started.status == 0, "\(started.output)")
+        func screen() async throws -> String { try await runDetached("/usr/bin/tmux", tmux + ["capture-pane", "-p"]).output }
+
+        try await eventually("progress on the terminal") { try await screen().contains("render job") }
+        try await eventually("the question on the terminal", limit: .seconds(20)) { try await screen().contains("[f]orce / [w]ait") }
+        _ = try await runDetached("/usr/bin/tmux", tmux + ["send-keys", "f"])
+        #expect(await agent.exitStatus() == 3, "\(harness.log)")
+        try await eventually("agentctl's exit status") { exists(result) }
+        #expect(try String(contentsOfFile: result, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+        #expect(harness.log.contains("terminal answered force"), "the answer came from the terminal: \(harness.log)")
+        // (Were the test to stop earlier, the session ends by itself after its sleep.)
+        _ = try await runDetached("/usr/bin/tmux", tmux + ["kill-server"])
+    }
+}
