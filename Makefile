@@ -4,7 +4,7 @@ BUILD_FLAGS  ?=
 # Swift Testing runs tests in parallel; the package is small enough that two workers fit 2 cores.
 TEST_FLAGS   ?= --parallel --num-workers 2
 
-.PHONY: all setup build run test bench clean
+.PHONY: all setup build run test bench install man clean
 
 all: build
 
@@ -16,14 +16,11 @@ setup:
 build: setup
 	$(SWIFT) build $(BUILD_FLAGS)
 
-## run: build and run agentd in the foreground on your session bus
+## run: build and run agentd in the foreground on your session bus (Ctrl-C quits it)
 run: setup
-	@if [ -d Sources/agentd ]; then \
-		$(SWIFT) build $(BUILD_FLAGS) --product agentd && scripts/run-agent.sh; \
-	else \
-		echo "agentd is not built yet: this checkout has the protocol core only (see docs/architecture.md)."; \
-		echo "Embed it today with QuiesceCore or QuiesceServiceLifecycle (docs/protocol.md)."; \
-	fi
+	$(SWIFT) build $(BUILD_FLAGS) --product agentd
+	$(SWIFT) build $(BUILD_FLAGS) --product agentctl
+	@scripts/run-agent.sh
 
 ## test: build and run the whole test suite (CI runs exactly this)
 test: setup
@@ -48,6 +45,34 @@ bench: setup
 		$$($(SWIFT) build -c release --show-bin-path)/quiesce-bench $(BENCH_FLAGS) \
 			--enqueue-baseline .build/bench/enqueue_baseline --dbus-baseline .build/bench/dbus_roundtrip || status=$$?; \
 		scripts/rig.sh stop $(BENCH_RIG); exit $$status
+
+## install: release binaries, the systemd user unit, the D-Bus service and interface, shell
+## completions and the man page, under $(DESTDIR)$(PREFIX)
+PREFIX ?= /usr/local
+BINDIR  = $(PREFIX)/bin
+install: setup
+	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentd
+	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentctl
+	@bin=$$($(SWIFT) build -c release --show-bin-path); \
+	set -e; \
+	install -Dm755 $$bin/agentd $(DESTDIR)$(BINDIR)/agentd; \
+	install -Dm755 $$bin/agentctl $(DESTDIR)$(BINDIR)/agentctl; \
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user $(DESTDIR)$(PREFIX)/share/dbus-1/services $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces; \
+	sed 's|@BINDIR@|$(BINDIR)|g' dbus/quiesce.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/user/quiesce.service; \
+	sed 's|@BINDIR@|$(BINDIR)|g' dbus/io.github.quiesce.Agent1.service.in > $(DESTDIR)$(PREFIX)/share/dbus-1/services/io.github.quiesce.Agent1.service; \
+	install -m644 dbus/io.github.quiesce.Agent1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/; \
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d; \
+	$$bin/agentctl --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/agentctl; \
+	$$bin/agentctl --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_agentctl; \
+	$$bin/agentctl --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/agentctl.fish; \
+	install -Dm644 docs/agentctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/agentctl.1; \
+	install -Dm644 docs/agentd.1 $(DESTDIR)$(PREFIX)/share/man/man1/agentd.1; \
+	echo "installed under $(DESTDIR)$(PREFIX); enable with: systemctl --user daemon-reload && systemctl --user enable --now quiesce"
+
+## man: regenerate docs/agentctl.1 and docs/agentd.1 from the commands' help
+man:
+	$(SWIFT) package --disable-sandbox generate-manual
+	cp .build/plugins/GenerateManual/outputs/agentctl/agentctl.1 .build/plugins/GenerateManual/outputs/agentd/agentd.1 docs/
 
 clean:
 	$(SWIFT) package clean

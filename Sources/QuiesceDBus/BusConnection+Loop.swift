@@ -170,6 +170,12 @@ extension BusConnection {
     }
 
     private func connectionLost() {
+        // No reply can come any more: fail every call still waiting rather than leave it to its
+        // timeout (a quit that releases its bus name must not wait 25 s on a dead bus).
+        for box in outstanding.values {
+            box.finish(.failure(DBusError(name: .disconnected, message: "the bus went away before the reply came")))
+        }
+        outstanding = [:]
         let handlers = disconnectHandlers
         disconnectHandlers = []
         for subscription in subscriptions.values { subscription.continuation.finish() }
