@@ -48,16 +48,25 @@ struct CrashConsistencyTests {
                 acknowledged[String(parts[2])] = Int64(parts[1])
             }
         }
-        let span = spans.sorted()[1]
-        let spanMicroseconds = UInt32(max(20_000, min(3_000_000, span.components.seconds * 1_000_000 + span.components.attoseconds / 1_000_000_000_000)))
+        // The span follows the machine: every run that finished before its kill updates it (the
+        // median of the last five), so a load spike during calibration or later does not push the
+        // kills past the end of the runs.
+        func microseconds(_ span: Duration) -> Int {
+            max(20_000, min(3_000_000, Int(span.components.seconds) * 1_000_000 + Int(span.components.attoseconds / 1_000_000_000_000)))
+        }
         var inFlightAtKill = 0
 
         for round in 0..<Self.kills {
+            let span = spans.suffix(5).sorted()[spans.suffix(5).count / 2]
             let sources = makeBatch("round-\(round)")
             let run = try ChildProcess(probe, ["run", db, nas] + sources)
-            run.kill(after: .microseconds(Int.random(in: 0...Int(spanMicroseconds), using: &generator)))
+            run.kill(after: .microseconds(Int.random(in: 0...microseconds(span) * 9 / 10, using: &generator)))
             _ = await run.exit()
-            if !run.lines.contains("idle") { killedMidway += 1 }
+            if run.lines.contains("idle") {
+                spans.append(run.runtime ?? span)
+            } else {
+                killedMidway += 1
+            }
             do {
                 // Opening the store does not recover anything: that is the worker's job at start.
                 let store = try Store(path: db)
