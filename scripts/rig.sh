@@ -74,8 +74,8 @@ become() {
     notifications) # [CAPABILITIES] on DBUS_SESSION_BUS_ADDRESS; "actions body" unless told
         exec "$python" -m dbusmock --session --template notification_daemon \
             -p "{\"capabilities\": \"${1-actions body}\"}" ;;
-    xvfb) # :N
-        exec /usr/bin/Xvfb "$1" -nolisten tcp -screen 0 640x480x24 ;;
+    xvfb) # picks a free display itself and prints its number once it accepts clients
+        exec /usr/bin/Xvfb -displayfd 1 -nolisten tcp -screen 0 640x480x24 ;;
     dunst) # DIR, with DISPLAY and DBUS_SESSION_BUS_ADDRESS set
         # dunst's context menu runs our "dmenu", which picks the action whose key is in DIR/pick:
         # that is how a test clicks Force quit or Wait.
@@ -179,18 +179,17 @@ start() {
     DBUS_SYSTEM_BUS_ADDRESS=$system spawn "$dir" logind "$0" exec logind
     wait_for_name "$system" org.freedesktop.login1 || die "systemd-logind did not start: $(cat "$dir/logs/logind.log")"
 
-    local number
-    for _ in $(seq 10); do
-        number=$((RANDOM % 800 + 100))
-        [[ -e /tmp/.X11-unix/X$number ]] && continue
-        spawn "$dir" xvfb "$0" exec xvfb ":$number"
-        for _ in $(seq 50); do
-            [[ -e /tmp/.X11-unix/X$number ]] && break
-            sleep 0.1
-        done
-        [[ -e /tmp/.X11-unix/X$number ]] && display=":$number" && break
+    # Xvfb chooses a free display and prints its number when it is ready for clients: no race
+    # with a stale socket of an earlier, killed server.
+    spawn "$dir" xvfb "$0" exec xvfb
+    for _ in $(seq 100); do
+        [[ -s $dir/logs/xvfb.log ]] && break
+        sleep 0.05
     done
-    [[ -n ${display-} ]] || die "no Xvfb display would start: $(cat "$dir/logs/xvfb.log")"
+    local number
+    number=$(grep -m1 -E '^[0-9]+$' "$dir/logs/xvfb.log" || true)
+    [[ -n $number ]] || die "Xvfb did not start: $(cat "$dir/logs/xvfb.log")"
+    display=":$number"
     mkdir -p "$dir/dunst"
     DISPLAY=$display DBUS_SESSION_BUS_ADDRESS=$dunst_bus spawn "$dir" dunst "$0" exec dunst "$dir/dunst"
     wait_for_name "$dunst_bus" org.freedesktop.Notifications || die "dunst did not start: $(cat "$dir/logs/dunst.log")"

@@ -118,7 +118,8 @@ struct EndToEndTests {
         let agent = try await harness.start()
         let client = try PeerProcess(builtProduct("agentctl"), ["run", "--", "sleep", "60"], environment: harness.environment)
         try await eventually("the client's session open") { try await harness.property("ActiveSessions") == .uint32(1) }
-        client.stop()
+        client.signal(SIGKILL)
+        #expect(await client.exitStatus() == 128 + SIGKILL)
         try await eventually("the bound session closed") { try await harness.property("ActiveSessions") == .uint32(0) }
         #expect(harness.log.contains("left the bus"))
         #expect(try await harness.ctl(["quit"]).status == 0)

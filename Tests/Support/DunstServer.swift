@@ -20,23 +20,25 @@ public final class DunstServer: @unchecked Sendable {
         }
         bus = try PrivateBus()
         directory = TemporaryDirectory("quiesce-dunst")
-        // A display number of our own: Xvfb fails at once if it is taken, so try a few.
-        var started: (PeerProcess, String)?
-        for _ in 0..<10 {
-            let number = Int.random(in: 100...900)
-            let candidate = try spawnRigPeer("xvfb", [":\(number)"])
-            try? await eventually("Xvfb :\(number) up", limit: .seconds(5)) {
-                FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") || !candidate.isRunning
+        // Xvfb picks a free display and prints its number once it accepts clients, so dunst
+        // never races a stale socket left by an earlier, killed server.
+        let xvfb = try PeerProcess(rigScript, ["exec", "xvfb"], captureOutput: true)
+        let printed = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "io.github.quiesce.test.xvfb").async {
+                var text = Data()
+                while !text.contains(UInt8(ascii: "\n")) {
+                    let chunk = xvfb.output?.availableData ?? Data()
+                    if chunk.isEmpty { break }
+                    text.append(chunk)
+                }
+                continuation.resume(returning: String(decoding: text, as: UTF8.self))
             }
-            if candidate.isRunning && FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") {
-                started = (candidate, ":\(number)")
-                break
-            }
-            candidate.stop()
         }
-        guard let (xvfb, display) = started else { throw PeerMissing(what: "an Xvfb display for dunst") }
+        guard let number = Int(printed.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw PeerMissing(what: "an Xvfb display for dunst (it printed \(printed.debugDescription))")
+        }
         self.xvfb = xvfb
-        self.display = display
+        self.display = ":\(number)"
 
         var environment = bus.sessionEnvironment
         environment["DISPLAY"] = display

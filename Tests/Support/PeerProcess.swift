@@ -65,12 +65,21 @@ public final class PeerProcess: Sendable {
         }
     }
 
-    /// Kills the peer with SIGKILL and reaps it (a test peer has nothing to save).
+    /// Stops the peer: SIGTERM, so it can clean up after itself (Xvfb removes its lock and
+    /// socket), then SIGKILL if it has not exited within half a second; and reaps it.
     public func stop() {
         status.withLock { status in
             guard status == nil else { return }
-            kill(pid, SIGKILL)
             var raw: Int32 = 0
+            kill(pid, SIGTERM)
+            for _ in 0..<50 {
+                if waitpid(pid, &raw, WNOHANG) == pid {
+                    status = raw
+                    return
+                }
+                usleep(10_000)
+            }
+            kill(pid, SIGKILL)
             if waitpid(pid, &raw, 0) == pid { status = raw }
         }
     }
