@@ -181,13 +181,14 @@ start() {
 
     # Xvfb chooses a free display and prints its number when it is ready for clients: no race
     # with a stale socket of an earlier, killed server.
+    # (It may first complain about displays that are taken, and go on to the next.)
     spawn "$dir" xvfb "$0" exec xvfb
+    local number=""
     for _ in $(seq 100); do
-        [[ -s $dir/logs/xvfb.log ]] && break
+        number=$(grep -m1 -E '^[0-9]+$' "$dir/logs/xvfb.log" || true)
+        [[ -n $number ]] && break
         sleep 0.05
     done
-    local number
-    number=$(grep -m1 -E '^[0-9]+$' "$dir/logs/xvfb.log" || true)
     [[ -n $number ]] || die "Xvfb did not start: $(cat "$dir/logs/xvfb.log")"
     display=":$number"
     mkdir -p "$dir/dunst"
