@@ -34,6 +34,20 @@ struct SystemTests {
         #expect(try await ours() == 0, "the lock goes with the agent")
     }
 
+    @Test("the prompt in dunst, a real notification server: Force quit from its menu → exit 3, the notification closed")
+    func forceInDunst() async throws {
+        let dunst = try await DunstServer()
+        let harness = try await AgentHarness(busAddress: dunst.bus.address, owner: dunst)
+        let agent = try await harness.start(["--quit-timeout", "0.3"])
+        _ = try await harness.call("OpenSession", [.string("encoding"), .vardict(["bind": .boolean(false)])])
+        #expect(try await harness.ctl(["quit", "--no-wait"]).status == 0)
+        try await eventually("the prompt shown by dunst", limit: .seconds(20)) { try await dunst.displayed() == 1 }
+        try await dunst.invoke("force")
+        #expect(await agent.exitStatus() == 3, "\(harness.log)")
+        try await eventually("the notification closed by the agent") { try await dunst.displayed() == 0 }
+        #expect(harness.log.contains("notification answered force"), "\(harness.log)")
+    }
+
     @Test("agentctl quit on a terminal shows progress and the question; f forces")
     func terminalForce() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else { throw PeerMissing(what: "/usr/bin/tmux (Debian package tmux)") }
