@@ -33,6 +33,12 @@ public final class PrivateBus: @unchecked Sendable {
     /// The daemon's pid.
     public var pid: Int32 { daemon.pid }
 
+    /// Lets other users reach the socket (for tests of callers with another uid; the bus's policy
+    /// already lets any user connect).
+    public func openToOtherUsers() {
+        chmod(directory.path, 0o711)
+    }
+
     /// The environment a child process needs to use this bus as its session bus.
     public var sessionEnvironment: [String: String] {
         var environment = ProcessInfo.processInfo.environment

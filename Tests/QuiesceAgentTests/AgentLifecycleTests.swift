@@ -1,0 +1,103 @@
+import Foundation
+import QuiesceDBus
+import QuiesceTestSupport
+import Testing
+
+/// Start failures, reloads and strangers, through the real binaries.
+@Suite("agentd: start, reload, access")
+struct AgentLifecycleTests {
+    @Test("SIGHUP re-reads the file: new windows apply; a bad file changes nothing and says why")
+    func reload() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        let file = harness.home.file("agent.yaml")
+        try "shutdown:\n  quit_timeout: 30\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let agent = try await harness.start(["--config", file])
+
+        try "shutdown:\n  quit_timeout: soon\n".write(toFile: file, atomically: true, encoding: .utf8)
+        agent.signal(SIGHUP)
+        try await eventually("the bad reload reported") { harness.log.contains("configuration not reloaded") }
+        #expect(harness.log.contains("shutdown.quit_timeout"), "the message names the key: \(harness.log)")
+
+        try "shutdown:\n  quit_timeout: 0.25\n".write(toFile: file, atomically: true, encoding: .utf8)
+        agent.signal(SIGHUP)
+        try await eventually("the reload reported") { harness.log.contains("configuration reloaded") }
+        _ = try await harness.call("OpenSession", [.string("work"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.ctl(["quit", "--no-wait"])
+        try await eventually("the drain logged") { harness.log.contains("because quit request") }
+        #expect(harness.log.contains("because quit request; 0.25 s left"), "\(harness.log)")
+        _ = try await harness.ctl(["quit", "--force"])
+        #expect(await agent.exitStatus() == 3)
+    }
+
+    @Test("a damaged database: exit 1 saying what happened; the file is moved aside, not deleted")
+    func corruptDatabase() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        try FileManager.default.createDirectory(atPath: harness.home.file("state/quiesce"), withIntermediateDirectories: true)
+        try Data(repeating: 0x5a, count: 8192).write(to: URL(fileURLWithPath: harness.databasePath))
+        let agent = try await harness.start(waitUntilRunning: false)
+        #expect(await agent.exitStatus() == 1)
+        #expect(harness.log.contains("is damaged"), "\(harness.log)")
+        let moved = try FileManager.default.contentsOfDirectory(atPath: harness.home.file("state/quiesce")).filter { $0.hasPrefix("agent.db.corrupt-") }
+        #expect(moved.count == 1)
+        #expect(try await session.nameOwnerless(), "nothing was left on the bus")
+    }
+
+    @Test("the database locked by another process: exit 1 saying so, and nothing on the bus")
+    func databaseLocked() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        try FileManager.default.createDirectory(atPath: harness.home.file("state/quiesce"), withIntermediateDirectories: true)
+        let holder = try PeerProcess("/usr/bin/flock", [harness.databasePath + ".lock", "/bin/sleep", "30"])
+        try await eventually("the other process holding the lock") {
+            let probe = try await run("/usr/bin/flock", ["-n", harness.databasePath + ".lock", "/bin/true"])
+            return probe.status != 0
+        }
+        let agent = try await harness.start(waitUntilRunning: false)
+        #expect(await agent.exitStatus() == 1)
+        #expect(harness.log.contains("is in use"), "\(harness.log)")
+        #expect(try await session.nameOwnerless())
+        holder.stop()
+    }
+
+    @Test("a bad setting: exit 1 naming the key")
+    func badSetting() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        let agent = try await harness.start(["--sync-concurrency", "many"], waitUntilRunning: false)
+        #expect(await agent.exitStatus() == 1)
+        #expect(harness.log.contains("sync.concurrency"), "\(harness.log)")
+    }
+
+    @Test("a caller with another uid is refused with AccessDenied, and changes nothing")
+    func strangerRefused() async throws {
+        guard getuid() == 0 else {
+            throw PeerMissing(what: "root, to call as another user with setpriv (run make test as root)")
+        }
+        let session = try PrivateBus()
+        session.openToOtherUsers()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        let agent = try await harness.start()
+        for (member, arguments) in [("ListSessions", [String]()), ("CloseSession", ["string:s-anything"])] {
+            let result = try await run("/usr/bin/setpriv", [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/dbus-send", "--bus=\(session.address)", "--print-reply",
+                "--dest=io.github.quiesce.Agent1", "/io/github/quiesce/Agent1", "io.github.quiesce.Agent1.\(member)",
+            ] + arguments)
+            #expect(result.status != 0)
+            #expect(result.error.contains("io.github.quiesce.Error.AccessDenied"), "\(member): \(result.error)")
+        }
+        #expect(harness.log.contains("refused a call"), "\(harness.log)")
+        #expect(try await harness.ctl(["quit"]).status == 0, "its own user still gets in")
+        #expect(await agent.exitStatus() == 0)
+    }
+}
+
+extension PrivateBus {
+    /// Whether no agent owns its name on this bus.
+    func nameOwnerless() async throws -> Bool {
+        let control = try await BusConnection.open(address: address)
+        defer { control.close() }
+        return try await control.nameOwner("io.github.quiesce.Agent1") == nil
+    }
+}
