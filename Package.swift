@@ -92,10 +92,15 @@ let package = Package(
         ),
         .executableTarget(name: "embed-interface"),
         .plugin(name: "EmbedInterface", capability: .buildTool(), dependencies: ["embed-interface"]),
+        // What agentd and agentctl share on the command line: usage errors exit 2.
+        .target(
+            name: "QuiesceCommandLine",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "agentd",
             dependencies: [
-                "QuiesceAgent", "QuiesceCore",
+                "QuiesceAgent", "QuiesceCore", "QuiesceCommandLine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -104,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "agentctl",
             dependencies: [
-                "QuiesceDBus", "CSpawn",
+                "QuiesceDBus", "CSpawn", "QuiesceCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import QuiesceCommandLine
 
 /// `agentctl`: controls the Quiesce agent over D-Bus.
 @main
@@ -19,4 +20,8 @@ struct AgentCtl: AsyncParsableCommand {
             """,
         version: "0.5.0",
         subcommands: [Quit.self, Status.self, Session.self, Run.self, Sync.self])
+
+    static func main() async {
+        await mainWithUsageStatus2()
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import QuiesceCommandLine
 import Foundation
 import Logging
 import QuiesceAgent
@@ -23,6 +24,10 @@ struct AgentDaemon: AsyncParsableCommand {
             start), 1 could not start, 2 usage error.
             """,
         version: AgentInterface.version)
+
+    static func main() async {
+        await mainWithUsageStatus2()
+    }
 
     @Option(name: .customLong("config"), help: ArgumentHelp("A YAML configuration file (it must exist).", valueName: "file"))
     var configFile: String?

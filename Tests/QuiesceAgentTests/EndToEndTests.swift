@@ -216,5 +216,7 @@ struct EndToEndTests {
         let session = try await harness.ctl(["session", "list"])
         #expect(session.status == 1)
         #expect(session.error.contains("not running"))
+        #expect(try await harness.ctl(["no-such-command"]).status == 2, "usage errors exit 2")
+        #expect(try await harness.ctl(["quit", "--timeout", "soon"]).status == 2)
     }
 }
