@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

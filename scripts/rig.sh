@@ -70,6 +70,17 @@ become() {
     systemd-mock) # on DBUS_SYSTEM_BUS_ADDRESS
         exec "$python" -m dbusmock --system --template systemd ;;
     logind) # on DBUS_SYSTEM_BUS_ADDRESS (logind honours it); needs root
+        # A kernel that cannot suspend (a container's: /sys/power/state is empty) makes logind
+        # refuse Suspend before it announces anything. logind then runs in a mount namespace of
+        # its own where /sys/power says "freeze mem": it announces PrepareForSleep and asks the
+        # mock for suspend.target, and nothing sleeps (the mock only records).
+        if ! grep -qw -e mem -e freeze /sys/power/state 2>/dev/null; then
+            local power
+            power=$(mktemp -d /tmp/quiesce-power-XXXXXX)
+            printf 'freeze mem\n' >"$power/state"
+            printf 's2idle [deep]\n' >"$power/mem_sleep"
+            exec unshare --mount --propagation private sh -c 'mount --bind "$1" /sys/power && exec "$2"' sh "$power" "$logind"
+        fi
         exec "$logind" ;;
     notifications) # [CAPABILITIES] on DBUS_SESSION_BUS_ADDRESS; "actions body" unless told
         exec "$python" -m dbusmock --session --template notification_daemon \

@@ -157,7 +157,7 @@ extension BusConnection {
                 connectionLost()
                 return DBUS_HANDLER_RESULT_HANDLED
             }
-            for subscription in subscriptions.values where subscription.rule.matches(message) {
+            for subscription in subscriptions.values where subscription.rules.contains(where: { $0.matches(message) }) {
                 subscription.continuation.yield(message)
             }
             return DBUS_HANDLER_RESULT_NOT_YET_HANDLED

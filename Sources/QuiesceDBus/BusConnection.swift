@@ -43,7 +43,7 @@ public final class BusConnection: @unchecked Sendable {
     var closed = false
 
     struct Subscription {
-        let rule: MatchRule
+        let rules: [MatchRule]
         let continuation: AsyncStream<DBusMessage>.Continuation
     }
 

@@ -28,8 +28,6 @@ struct Quit: AsyncParsableCommand {
     private enum Update: Sendable {
         case properties([String: DBusValue])
         case exited
-        /// The agent left before its Outcome reached us: decide with what we have.
-        case finalize
         case key(UInt8)
         case tick
     }
@@ -41,10 +39,15 @@ struct Quit: AsyncParsableCommand {
             return
         }
         let terminal = isatty(0) == 1 && isatty(1) == 1 && !json && !noWait
-        // Subscribed before asking, so nothing between the call and the first signal is missed.
-        let changes = try await client.connection.signals(matching: MatchRule(
-            sender: owner, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentClient.path))
-        let departures = try await client.connection.nameOwnerChanges(of: AgentClient.busName)
+        // Subscribed before asking, so nothing between the call and the first signal is missed;
+        // one sequence for both, so the agent's last property change (its Outcome) is read before
+        // its departure from the bus, in the order the bus delivered them.
+        let signals = try await client.connection.signals(matchingAny: [
+            MatchRule(sender: owner, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentClient.path),
+            MatchRule(
+                sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
+                arg0: AgentClient.busName),
+        ])
 
         var options: [String: DBusValue] = [:]
         if force { options["force"] = .boolean(true) }
@@ -60,13 +63,13 @@ struct Quit: AsyncParsableCommand {
         let (updates, feed) = AsyncStream.makeStream(of: Update.self)
         let tasks = [
             Task {
-                for await message in changes {
-                    if let changed = try? message.arguments()[1].vardict { feed.yield(.properties(changed)) }
-                }
-            },
-            Task {
-                for await change in departures where change.newOwner.isEmpty {
-                    feed.yield(.exited)
+                for await message in signals {
+                    guard let arguments = try? message.arguments() else { continue }
+                    if message.member == "PropertiesChanged", arguments.count == 3, let changed = arguments[1].vardict {
+                        feed.yield(.properties(changed))
+                    } else if message.member == "NameOwnerChanged", arguments.count == 3, arguments[2].string == "" {
+                        feed.yield(.exited)
+                    }
                 }
             },
             Task {
@@ -100,17 +103,10 @@ struct Quit: AsyncParsableCommand {
                 if let decision {
                     _ = try? await client.call("Answer", [.string(decision)])
                 }
-            case .exited where (state["Outcome"]?.string ?? "").isEmpty:
-                // Its last PropertiesChanged and its departure come through two subscriptions and
-                // may be read in either order: give the outcome a moment to arrive.
-                Task {
-                    try? await Task.sleep(for: .milliseconds(300))
-                    feed.yield(.finalize)
-                }
-            case .exited, .finalize:
+            case .exited:
                 let work = workWhenStopping ?? (state["ActiveSessions"]?.uint32 ?? 0) + (state["InFlightJobs"]?.uint32 ?? 0)
                 // The agent says how it stopped; counts are only a fallback for an agent that
-                // vanished before saying so.
+                // vanished without saying so (it crashed, or was killed).
                 let forced = state["Outcome"]?.string.flatMap { $0.isEmpty ? nil : $0 == "forced" } ?? (work > 0)
                 display.finish(forced ? "the agent quit; running work was cut off (copies resume at the next start)" : "the agent quit cleanly")
                 if json { printJSON(["outcome": forced ? "forced" : "clean"]) }

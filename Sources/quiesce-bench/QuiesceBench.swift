@@ -21,7 +21,7 @@ struct QuiesceBench {
         let roundTripBaseline = value("--dbus-baseline") ?? ".build/bench/dbus_roundtrip"
         let environment = ProcessInfo.processInfo.environment
 
-        // `--only idle|enqueue|copy|dbus|logind` runs one group, to look at it closely.
+        // `--only idle|enqueue|copy|dbus|logind|agent` runs one group, to look at it closely.
         let only = value("--only")
         func wanted(_ group: String) -> Bool { only == nil || only == group }
 
@@ -51,6 +51,18 @@ struct QuiesceBench {
                 throw BenchmarkError(message: noRig)
             }
             report.rows.append(try await LogindRelease.run(systemAddress: address, cycles: quick ? 20 : 200))
+        }
+        if wanted("agent") {
+            guard let rig = environment["QUIESCE_RIG_DIR"], let session = environment["DBUS_SESSION_BUS_ADDRESS"],
+                let system = environment["DBUS_SYSTEM_BUS_ADDRESS"], system.contains(rig)
+            else {
+                throw BenchmarkError(message: noRig)
+            }
+            print("measuring the agent: quit to exit, agentctl quit, shutdown and sleep delays…")
+            report.rows.append(try await AgentBenchmarks.quitToExit(sessionBus: session, rounds: quick ? 5 : 20))
+            report.rows.append(try await AgentBenchmarks.agentctlQuit(sessionBus: session, rounds: quick ? 5 : 20))
+            report.rows.append(try await AgentBenchmarks.systemDelay(sleep: false, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
+            report.rows.append(try await AgentBenchmarks.systemDelay(sleep: true, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
         }
         try? FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/.build/bench-scratch")
 

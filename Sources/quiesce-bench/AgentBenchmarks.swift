@@ -1,0 +1,168 @@
+import CSpawn
+import Foundation
+import QuiesceDBus
+
+/// The agent as a user meets it: the real `agentd` and `agentctl` (release builds) on the rig.
+enum AgentBenchmarks {
+    /// `Quit` received → agentd has exited, for an idle agent; beside the floor of any exit (a
+    /// process killed with SIGKILL until it is reaped).
+    static func quitToExit(sessionBus: String, rounds: Int) async throws -> Row {
+        let control = try await BusConnection.open(address: sessionBus, label: "bench control")
+        defer { control.close() }
+        var quits = Samples()
+        var floor = Samples()
+        for _ in 0..<rounds {
+            let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
+            let clock = ContinuousClock()
+            let start = clock.now
+            _ = try await control.call(try DBusMessage.methodCall(
+                destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
+                arguments: [.vardict([:])]))
+            let status = await agent.exit()
+            quits.append(start.duration(to: clock.now))
+            guard status == 0 else { throw BenchmarkError(message: "agentd exited \(status) after an idle quit; see \(agent.home)/agentd.log") }
+            floor.append(try await killToReaped())
+        }
+        let goal = Duration.milliseconds(5)
+        return Row(
+            what: "`Quit` received → agentd exited, idle agent (n=\(quits.count))",
+            baseline: "SIGKILL → reaped, any process: median \(floor.median.readable)",
+            goal: "≤ \(goal.readable) median",
+            measured: "median \(quits.median.readable), p99 \(quits.p99.readable)",
+            passed: quits.median <= goal,
+            howToRead: """
+                from sending `Quit` to an idle agent to the moment its process has been reaped: the \
+                drain (nothing to wait for), stopping the worker, the logind bridge and the D-Bus \
+                service, a checkpoint and closing the database, and the process's own exit. The \
+                baseline is the kernel's part alone.
+                """)
+    }
+
+    /// `agentctl quit` end to end (the agent idle) vs `agentctl --version`, the floor of starting
+    /// the CLI at all.
+    static func agentctlQuit(sessionBus: String, rounds: Int) async throws -> Row {
+        let control = try await BusConnection.open(address: sessionBus, label: "bench control")
+        defer { control.close() }
+        let agentctl = AgentProcess.sibling("agentctl")
+        var quits = Samples()
+        var versions = Samples()
+        for _ in 0..<rounds {
+            let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
+            let environment = ["DBUS_SESSION_BUS_ADDRESS=\(sessionBus)", "HOME=\(agent.home)", "PATH=/usr/bin:/bin"]
+            quits.append(try await timed(agentctl, ["quit"], environment: environment, expecting: 0))
+            _ = await agent.exit()
+            versions.append(try await timed(agentctl, ["--version"], environment: environment, expecting: 0))
+        }
+        let ratio = quits.median.milliseconds / versions.median.milliseconds
+        return Row(
+            what: "`agentctl quit` end to end, idle agent (n=\(quits.count))",
+            baseline: "`agentctl --version`: median \(versions.median.readable)",
+            goal: "≤ 2× the floor (median)",
+            measured: "median \(quits.median.readable), p99 \(quits.p99.readable) = \(ratio.ratio)",
+            passed: ratio <= 2,
+            howToRead: """
+                the whole command as a user types it: start, connect to the bus, subscribe, `Quit`, \
+                follow the drain until the agent has left the bus, exit. `agentctl --version` is the \
+                cost of starting the program at all (the Swift runtime, Foundation), so the ratio is \
+                what quitting adds.
+                """)
+    }
+
+    /// The delay an idle agent adds to a shutdown (`PowerOff`) or a sleep (`Suspend`): real logind
+    /// on the rig, from the call to `PrepareFor…(false)` (logind announces it once the mock's
+    /// `StartUnit` job is done), with the agent holding its delay lock vs no agent at all.
+    static func systemDelay(sleep: Bool, sessionBus: String, systemBus: String, cycles: Int) async throws -> Row {
+        let control = try await BusConnection.open(address: sessionBus, label: "bench control")
+        let system = try await BusConnection.open(address: systemBus, label: "bench system")
+        defer {
+            control.close()
+            system.close()
+        }
+        let logind = LogindManager(connection: system)
+        var announcements = try await (sleep ? logind.prepareForSleep() : logind.prepareForShutdown()).makeAsyncIterator()
+        func cycle() async throws -> Duration {
+            let clock = ContinuousClock()
+            let start = clock.now
+            if sleep { try await logind.suspend() } else { try await logind.powerOff() }
+            guard await announcements.next() == true, await announcements.next() == false else {
+                throw BenchmarkError(message: "logind did not announce the \(sleep ? "sleep" : "shutdown") and its end")
+            }
+            return start.duration(to: clock.now)
+        }
+        func agentLocks() async throws -> Int { try await logind.listInhibitors().filter { $0.who == "Quiesce" }.count }
+
+        var without = Samples()
+        for _ in 0..<cycles { without.append(try await cycle()) }
+
+        let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: systemBus, control: control)
+        var with = Samples()
+        for _ in 0..<cycles {
+            // Not timed: the agent re-takes its lock after each (false).
+            for _ in 0..<2500 where try await agentLocks() == 0 { try await Task.sleep(for: .milliseconds(2)) }
+            guard try await agentLocks() == 1 else { throw BenchmarkError(message: "the agent holds no delay lock") }
+            with.append(try await cycle())
+        }
+        _ = try await control.call(try DBusMessage.methodCall(
+            destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
+            arguments: [.vardict(["force": .boolean(true)])]))
+        _ = await agent.exit()
+
+        let added = with.p99 - without.p99
+        let goal = Duration.milliseconds(10)
+        let what = sleep ? "Sleep delay an idle agent adds (`Suspend`)" : "Shutdown delay an idle agent adds (`PowerOff`)"
+        return Row(
+            what: "\(what), real logind (n=\(with.count))",
+            baseline: "no agent: median \(without.median.readable), p99 \(without.p99.readable)",
+            goal: "≤ \(goal.readable) added at p99",
+            measured: "with the agent: median \(with.median.readable), p99 \(with.p99.readable); added at p99: \(added.readable)",
+            passed: added <= goal,
+            howToRead: """
+                from calling logind's `\(sleep ? "Suspend" : "PowerOff")` to logind announcing \
+                `\(sleep ? "PrepareForSleep" : "PrepareForShutdown")(false)`, which it does once the \
+                service manager (python-dbusmock: nothing really \(sleep ? "sleeps" : "powers off")) has \
+                run the target. With the agent, logind first waits for its delay lock: the agent \
+                drains (idle, so at once), checkpoints its database and closes the lock's fd.
+                """)
+    }
+
+    /// Runs a program to completion and returns its wall time.
+    private static func timed(_ executable: String, _ arguments: [String], environment: [String], expecting: Int32) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var pid: pid_t = 0
+        let error = withCStrings([executable] + arguments) { argv in
+            withCStrings(environment) { envp in
+                quiesce_spawn(&pid, executable, argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), 0)
+            }
+        }
+        guard error == 0 else { throw BenchmarkError(message: "cannot run \(executable): \(String(cString: strerror(error)))") }
+        let child = pid
+        let status: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "quiesce-bench.timed").async {
+                var status: Int32 = 0
+                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+                continuation.resume(returning: (status >> 8) & 0xff)
+            }
+        }
+        guard status == expecting else { throw BenchmarkError(message: "\(executable) \(arguments.joined(separator: " ")) exited \(status)") }
+        return start.duration(to: clock.now)
+    }
+
+    /// A process killed with SIGKILL until it is reaped.
+    private static func killToReaped() async throws -> Duration {
+        var pid: pid_t = 0
+        let error = withCStrings(["/bin/sleep", "60"]) { argv in
+            withCStrings([]) { envp in
+                quiesce_spawn(&pid, "/bin/sleep", argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), 0)
+            }
+        }
+        guard error == 0 else { throw BenchmarkError(message: "cannot run /bin/sleep") }
+        try await Task.sleep(for: .milliseconds(20))
+        let clock = ContinuousClock()
+        let start = clock.now
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return start.duration(to: clock.now)
+    }
+}
