@@ -34,6 +34,33 @@ struct SystemTests {
         #expect(try await ours() == 0, "the lock goes with the agent")
     }
 
+    @Test("logind Suspend: the agent pauses copying, releases its lock, and after PrepareForSleep(false) runs again with the lock")
+    func suspendCycle() async throws {
+        let rig = try await LogindRig()
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, systemBusAddress: rig.bus.address, owner: session)
+        let agent = try await harness.start()
+        let logind = LogindManager(connection: rig.connection)
+        func ours() async throws -> Int { try await logind.listInhibitors().filter { $0.who == "Quiesce" }.count }
+        try await eventually("the agent's delay lock in logind") { try await ours() == 1 }
+        _ = try await harness.call("OpenSession", [.string("kept across sleep"), .vardict(["bind": .boolean(false)])])
+
+        try await logind.suspend()
+        try await eventually("logind going on to suspend.target once the lock is released") {
+            try await rig.managerCalls().contains { $0.hasPrefix("StartUnit suspend.target") }
+        }
+        #expect(harness.log.contains("prepares to sleep"), "\(harness.log)")
+        #expect(harness.log.contains("released the delay lock (work ended)"), "released at once, not at logind's 5 s limit: \(harness.log)")
+        try await eventually("running again, holding the lock") {
+            let running = try await harness.property("State") == .string("running")
+            let locks = try await ours()
+            return running && locks == 1
+        }
+        #expect(try await harness.property("ActiveSessions") == .uint32(1), "a session does not hold up sleep, and stays open across it")
+        #expect(try await harness.ctl(["quit", "--force"]).status == 3)
+        #expect(await agent.exitStatus() == 3)
+    }
+
     @Test("the prompt in dunst, a real notification server: Force quit from its menu → exit 3, the notification closed")
     func forceInDunst() async throws {
         let dunst = try await DunstServer()
