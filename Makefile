@@ -38,6 +38,7 @@ bench: setup
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-bench
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentd
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentctl
+	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-idle-baseline
 	@mkdir -p .build/bench
 	cc -O2 -o .build/bench/enqueue_baseline bench/enqueue_baseline.c $$(pkg-config --cflags --libs sqlite3)
 	cc -O2 -o .build/bench/dbus_roundtrip bench/dbus_roundtrip.c $$(pkg-config --cflags --libs dbus-1)

@@ -120,6 +120,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // make bench: the baseline of the idle-footprint row (a Swift program that only waits on the bus).
+        .executableTarget(
+            name: "quiesce-idle-baseline",
+            dependencies: ["QuiesceDBus"]
+        ),
         .executableTarget(
             name: "quiesce-sync-probe",
             dependencies: [

@@ -21,7 +21,7 @@ struct QuiesceBench {
         let roundTripBaseline = value("--dbus-baseline") ?? ".build/bench/dbus_roundtrip"
         let environment = ProcessInfo.processInfo.environment
 
-        // `--only idle|enqueue|copy|dbus|logind|agent` runs one group, to look at it closely.
+        // `--only idle|enqueue|copy|dbus|logind|agent|footprint` runs one group, to look at it closely.
         let only = value("--only")
         func wanted(_ group: String) -> Bool { only == nil || only == group }
 
@@ -63,6 +63,11 @@ struct QuiesceBench {
             report.rows.append(try await AgentBenchmarks.agentctlQuit(sessionBus: session, rounds: quick ? 5 : 20))
             report.rows.append(try await AgentBenchmarks.systemDelay(sleep: false, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
             report.rows.append(try await AgentBenchmarks.systemDelay(sleep: true, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
+        }
+        if wanted("footprint") {
+            guard let session = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }
+            print("measuring the idle footprint (\(quick ? 10 : 60) s)…")
+            report.rows.append(try await IdleFootprint.run(sessionBus: session, window: .seconds(quick ? 10 : 60)))
         }
         try? FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/.build/bench-scratch")
 
