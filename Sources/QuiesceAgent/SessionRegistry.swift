@@ -15,7 +15,16 @@ public final class SessionRegistry: Sendable {
     private let store: Store
     private let admission: Gate
     private let logger: Logger
-    private let tokens = Mutex<[String: WorkCounter.Token]>([:])
+    private struct Tracked {
+        var tokens: [String: WorkCounter.Token] = [:]
+        /// Open bound sessions by their client's connection: departures of anyone else are
+        /// ignored without touching the database.
+        var boundOwners: [String: Int] = [:]
+        /// Departures not yet written, and whether a write is on its way.
+        var departed: Set<String> = []
+        var flushing = false
+    }
+    private let tracked = Mutex(Tracked())
 
     public init(store: Store, admission: Gate, logger: Logger) {
         self.store = store
@@ -50,37 +59,78 @@ public final class SessionRegistry: Sendable {
     public func close(id: String) throws(StoreError) {
         let session = try store.closeSession(id: id)
         untrack(session.id)
+        forgetOwner(of: session)
         logger.info("session \(id) closed")
     }
 
-    /// A client left the bus: its bound sessions end with it.
+    /// A client left the bus: its bound sessions end with it. Departures that arrive together
+    /// (a desktop session ending, a tool with many connections killed) are written in one
+    /// transaction; clients without a bound session cost nothing.
     public func clientVanished(_ connection: String) {
-        do {
-            let closed = try store.closeSessions(boundTo: connection)
-            for session in closed {
-                untrack(session.id)
-                logger.info("session \(session.id) closed: its client \(connection) left the bus")
+        let startFlush: Bool = tracked.withLock { state in
+            guard state.boundOwners[connection] != nil else { return false }
+            state.departed.insert(connection)
+            guard !state.flushing else { return false }
+            state.flushing = true
+            return true
+        }
+        guard startFlush else { return }
+        Task {
+            // Let the departures the bus has already sent join this write.
+            await Task.yield()
+            flushDepartures()
+        }
+    }
+
+    private func flushDepartures() {
+        while true {
+            let batch: [String] = tracked.withLock { state in
+                let batch = Array(state.departed)
+                state.departed = []
+                if batch.isEmpty { state.flushing = false }
+                return batch
             }
-        } catch {
-            logger.error("could not close the sessions of \(connection), which left the bus: \(error)")
+            guard !batch.isEmpty else { return }
+            do {
+                let closed = try store.closeSessions(boundToAny: batch)
+                for session in closed {
+                    untrack(session.id)
+                    forgetOwner(of: session)
+                    logger.info("session \(session.id) closed: its client \(session.owner.connection ?? "?") left the bus")
+                }
+            } catch {
+                logger.error("could not close the sessions of \(batch.count) client(s) that left the bus: \(error)")
+            }
         }
     }
 
     /// Whether any open session is bound to `connection` (so its departure matters).
     public func hasSessions(boundTo connection: String) -> Bool {
-        (try? store.openSessions().contains { $0.bound && $0.owner.connection == connection }) ?? false
+        tracked.withLock { $0.boundOwners[connection] != nil }
     }
 
     public var count: Int { work.count }
 
     private func track(_ session: SessionRecord) {
         let token = work.begin(session.label)
-        tokens.withLock { $0[session.id] = token }
+        tracked.withLock { state in
+            state.tokens[session.id] = token
+            if session.bound, let owner = session.owner.connection { state.boundOwners[owner, default: 0] += 1 }
+        }
     }
 
     private func untrack(_ id: String) {
-        if let token = tokens.withLock({ $0.removeValue(forKey: id) }) {
+        if let token = tracked.withLock({ $0.tokens.removeValue(forKey: id) }) {
             work.end(token)
+        }
+    }
+
+    /// Forgets a closed session's owner (bound sessions only).
+    private func forgetOwner(of session: SessionRecord) {
+        guard session.bound, let owner = session.owner.connection else { return }
+        tracked.withLock { state in
+            state.boundOwners[owner, default: 1] -= 1
+            if state.boundOwners[owner] == 0 { state.boundOwners[owner] = nil }
         }
     }
 }

@@ -38,10 +38,20 @@ extension Store {
 
     /// Closes every open bound session opened by `connection` (the client left the bus).
     public func closeSessions(boundTo connection: String) throws(StoreError) -> [SessionRecord] {
+        try closeSessions(boundToAny: [connection])
+    }
+
+    /// Closes the open bound sessions of all these clients, in one transaction: when many leave
+    /// at once (a session ends), one durable write instead of one each.
+    public func closeSessions(boundToAny connections: [String]) throws(StoreError) -> [SessionRecord] {
         try write { database in
-            try database.statement(
-                "UPDATE sessions SET closed_at = ?, close_reason = 'client-vanished' WHERE closed_at IS NULL AND bound = 1 AND owner_connection = ? RETURNING \(Self.sessionColumns)"
-            ).rows([.integer(now()), .text(connection)], Self.session)
+            let statement = try database.statement(
+                "UPDATE sessions SET closed_at = ?, close_reason = 'client-vanished' WHERE closed_at IS NULL AND bound = 1 AND owner_connection = ? RETURNING \(Self.sessionColumns)")
+            var closed: [SessionRecord] = []
+            for connection in connections {
+                closed += try statement.rows([.integer(now()), .text(connection)], Self.session)
+            }
+            return closed
         }
     }
 

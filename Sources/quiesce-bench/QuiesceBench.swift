@@ -21,7 +21,7 @@ struct QuiesceBench {
         let roundTripBaseline = value("--dbus-baseline") ?? ".build/bench/dbus_roundtrip"
         let environment = ProcessInfo.processInfo.environment
 
-        // `--only idle|enqueue|copy|dbus|logind|agent|footprint` runs one group, to look at it closely.
+        // `--only idle|enqueue|copy|dbus|logind|agent|scale|footprint` runs one group, to look at it closely.
         let only = value("--only")
         func wanted(_ group: String) -> Bool { only == nil || only == group }
 
@@ -63,6 +63,14 @@ struct QuiesceBench {
             report.rows.append(try await AgentBenchmarks.agentctlQuit(sessionBus: session, rounds: quick ? 5 : 20))
             report.rows.append(try await AgentBenchmarks.systemDelay(sleep: false, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
             report.rows.append(try await AgentBenchmarks.systemDelay(sleep: true, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
+        }
+        if wanted("scale") {
+            guard let session = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }
+            print("measuring at scale (sessions, jobs, bound clients)…")
+            report.rows += try await ScaleBenchmarks.queries(
+                sessionBus: session, sessions: quick ? 1_000 : 10_000, jobs: quick ? 10_000 : 100_000, calls: quick ? 50 : 200)
+            report.rows.append(try await ScaleBenchmarks.boundClientsLeave(
+                sessionBus: session, clients: quick ? 100 : 1_000, helper: value("--bound-clients") ?? "bench/bound_clients.py"))
         }
         if wanted("footprint") {
             guard let session = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }

@@ -1,0 +1,122 @@
+import CSpawn
+import Foundation
+import QuiesceDBus
+
+/// The agent with a lot in it: 10,000 sessions and 100,000 queued jobs, and 1,000 bound clients
+/// leaving at once.
+enum ScaleBenchmarks {
+    static func queries(sessionBus: String, sessions: Int, jobs: Int, calls: Int) async throws -> [Row] {
+        let control = try await BusConnection.open(address: sessionBus, label: "bench control")
+        defer { control.close() }
+        let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
+        func call(_ member: String, _ arguments: [DBusValue] = [], interface: String = AgentProcess.busName) async throws -> [DBusValue] {
+            try await control.call(try DBusMessage.methodCall(
+                destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: interface, member: member,
+                arguments: arguments), timeout: .seconds(120)).arguments()
+        }
+        for index in 0..<sessions {
+            _ = try await call("OpenSession", [.string("session \(index)"), .vardict(["bind": .boolean(false)])])
+        }
+        let batch = 10_000
+        for start in stride(from: 0, to: jobs, by: batch) {
+            let sources = (start..<min(jobs, start + batch)).map { "/srv/photos/\($0 / 1000)/img-\($0).raw" }
+            _ = try await call("Enqueue", [.strings(sources), .string("photos"), .vardict([:])])
+        }
+        func timed(_ count: Int, _ body: () async throws -> Void) async throws -> Samples {
+            var samples = Samples()
+            let clock = ContinuousClock()
+            for _ in 0..<count {
+                let start = clock.now
+                try await body()
+                samples.append(start.duration(to: clock.now))
+            }
+            return samples
+        }
+        let status = try await timed(calls) {
+            _ = try await call("GetAll", [.string(AgentProcess.busName)], interface: "org.freedesktop.DBus.Properties")
+        }
+        let listSessions = try await timed(max(5, calls / 20)) {
+            guard try await call("ListSessions").first?.array?.count == sessions else { throw BenchmarkError(message: "ListSessions lost some") }
+        }
+        let listJobs = try await timed(calls) { _ = try await call("ListJobs", [.vardict([:])]) }
+        _ = try await call("Quit", [.vardict(["force": .boolean(true)])])
+        _ = await agent.exit()
+
+        let goal = Duration.milliseconds(5)
+        let scale = "\(sessions.formatted()) sessions, \(jobs.formatted()) queued jobs"
+        return [
+            Row(
+                what: "`Status` (Properties.GetAll) with \(scale) (n=\(status.count))",
+                baseline: "`ListJobs` (first 100): median \(listJobs.median.readable), p99 \(listJobs.p99.readable); `ListSessions` (all \(sessions.formatted())): median \(listSessions.median.readable)",
+                goal: "≤ \(goal.readable) median",
+                measured: "median \(status.median.readable), p99 \(status.p99.readable)",
+                passed: status.median <= goal,
+                howToRead: """
+                    what `agentctl status` waits for when the agent holds a lot: the properties are \
+                    answered from memory, so their time should not grow with the queue. Beside it, the \
+                    two list calls, which do read the database (`ListSessions` returns every open \
+                    session, here all \(sessions.formatted()) of them in one reply).
+                    """)
+        ]
+    }
+
+    /// 1,000 bound sessions whose clients (one process, 1,000 connections) are killed at once,
+    /// while a quit waits for them: from the kill to the agent deciding to stop (its `Outcome`).
+    static func boundClientsLeave(sessionBus: String, clients: Int, helper: String) async throws -> Row {
+        let control = try await BusConnection.open(address: sessionBus, label: "bench control")
+        defer { control.close() }
+        let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
+        var pid: pid_t = 0
+        var ends: [Int32] = [-1, -1]
+        guard quiesce_pipe_cloexec(&ends) == 0 else { throw BenchmarkError(message: "no pipe") }
+        let error = withCStrings(["/usr/bin/python3", helper, sessionBus, "\(clients)"]) { argv in
+            withCStrings(["PATH=/usr/bin:/bin"]) { envp in
+                quiesce_spawn(&pid, "/usr/bin/python3", argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), ends[1], Int32(QUIESCE_SPAWN_INHERIT), 0)
+            }
+        }
+        close(ends[1])
+        guard error == 0 else { throw BenchmarkError(message: "cannot run \(helper)") }
+        let ready = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
+        let line: String = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "quiesce-bench.clients").async {
+                continuation.resume(returning: String(decoding: ready.availableData, as: UTF8.self))
+            }
+        }
+        guard line.hasPrefix("ready") else { throw BenchmarkError(message: "the bound clients did not start: \(line)") }
+
+        let changes = try await control.signals(matching: MatchRule(
+            interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: "/io/github/quiesce/Agent1"))
+        _ = try await control.call(try DBusMessage.methodCall(
+            destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
+            arguments: [.vardict([:])]))
+        try await Task.sleep(for: .milliseconds(200))
+        let clock = ContinuousClock()
+        let start = clock.now
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        var decided: Duration?
+        for await message in changes {
+            if let changed = try? message.arguments()[1].vardict, let outcome = changed["Outcome"]?.string, !outcome.isEmpty {
+                guard outcome == "clean" else { throw BenchmarkError(message: "the agent stopped \(outcome), not clean") }
+                decided = start.duration(to: clock.now)
+                break
+            }
+        }
+        _ = await agent.exit()
+        guard let decided else { throw BenchmarkError(message: "the agent never said how it stopped") }
+        let goal = Duration.milliseconds(50)
+        return Row(
+            what: "\(clients.formatted()) bound clients exit at once during a quit",
+            baseline: "—",
+            goal: "drain proceeds ≤ \(goal.readable) after the last one",
+            measured: "\(decided.readable) from the kill to the agent's decision to stop",
+            passed: decided <= goal,
+            howToRead: """
+                one process holds \(clients.formatted()) bus connections, each with a bound session; \
+                a quit is waiting for them when the process is killed. The bus tells the agent of \
+                each departure (`NameOwnerChanged`); it closes their sessions and proceeds the moment \
+                the last one is gone. Measured from the kill to the agent announcing `Outcome` clean.
+                """)
+    }
+}
