@@ -17,10 +17,11 @@ public final class SessionRegistry: Sendable {
     private let logger: Logger
     private struct Tracked {
         var tokens: [String: WorkCounter.Token] = [:]
-        /// Open bound sessions by their client's connection: departures of anyone else are
-        /// ignored without touching the database.
-        var boundOwners: [String: Int] = [:]
-        /// Departures not yet written, and whether a write is on its way.
+        /// Open bound sessions (their ids) by their client's connection: a departure ends them
+        /// at once, and departures of anyone else cost nothing.
+        var boundByOwner: [String: Set<String>] = [:]
+        /// Departed clients whose sessions are not yet closed in the database, and whether that
+        /// write is on its way.
         var departed: Set<String> = []
         var flushing = false
     }
@@ -58,22 +59,24 @@ public final class SessionRegistry: Sendable {
     /// Closes a session by id.
     public func close(id: String) throws(StoreError) {
         let session = try store.closeSession(id: id)
-        untrack(session.id)
-        forgetOwner(of: session)
+        untrack(session)
         logger.info("session \(id) closed")
     }
 
-    /// A client left the bus: its bound sessions end with it. Departures that arrive together
-    /// (a desktop session ending, a tool with many connections killed) are written in one
-    /// transaction; clients without a bound session cost nothing.
+    /// A client left the bus: its bound sessions end with it, at once for the drain (the work
+    /// counter), then in the database. Departures that arrive together (a desktop session ending,
+    /// a tool with many connections killed) are written in one transaction. Should the agent die
+    /// before that write, the next start closes them as abandoned: nothing waits on it.
     public func clientVanished(_ connection: String) {
-        let startFlush: Bool = tracked.withLock { state in
-            guard state.boundOwners[connection] != nil else { return false }
+        let (tokens, startFlush): ([WorkCounter.Token], Bool) = tracked.withLock { state in
+            guard let ids = state.boundByOwner.removeValue(forKey: connection) else { return ([], false) }
+            let tokens = ids.compactMap { state.tokens.removeValue(forKey: $0) }
             state.departed.insert(connection)
-            guard !state.flushing else { return false }
+            guard !state.flushing else { return (tokens, false) }
             state.flushing = true
-            return true
+            return (tokens, true)
         }
+        work.end(tokens)
         guard startFlush else { return }
         Task {
             // Let the departures the bus has already sent join this write.
@@ -94,19 +97,22 @@ public final class SessionRegistry: Sendable {
             do {
                 let closed = try store.closeSessions(boundToAny: batch)
                 for session in closed {
-                    untrack(session.id)
-                    forgetOwner(of: session)
-                    logger.info("session \(session.id) closed: its client \(session.owner.connection ?? "?") left the bus")
+                    logger.debug("session \(session.id) closed: its client \(session.owner.connection ?? "?") left the bus")
+                }
+                if closed.count == 1, let session = closed.first {
+                    logger.info("session \(session.id) (\(session.label)) closed: its client \(session.owner.connection ?? "?") left the bus")
+                } else if !closed.isEmpty {
+                    logger.info("\(closed.count) sessions closed: their \(batch.count) clients left the bus")
                 }
             } catch {
-                logger.error("could not close the sessions of \(batch.count) client(s) that left the bus: \(error)")
+                logger.error("could not close the sessions of \(batch.count) client(s) that left the bus: \(error); they close as abandoned at the next start")
             }
         }
     }
 
     /// Whether any open session is bound to `connection` (so its departure matters).
     public func hasSessions(boundTo connection: String) -> Bool {
-        tracked.withLock { $0.boundOwners[connection] != nil }
+        tracked.withLock { $0.boundByOwner[connection] != nil }
     }
 
     public var count: Int { work.count }
@@ -115,22 +121,19 @@ public final class SessionRegistry: Sendable {
         let token = work.begin(session.label)
         tracked.withLock { state in
             state.tokens[session.id] = token
-            if session.bound, let owner = session.owner.connection { state.boundOwners[owner, default: 0] += 1 }
+            if session.bound, let owner = session.owner.connection { state.boundByOwner[owner, default: []].insert(session.id) }
         }
     }
 
-    private func untrack(_ id: String) {
-        if let token = tracked.withLock({ $0.tokens.removeValue(forKey: id) }) {
-            work.end(token)
+    /// Ends a session's work and forgets its owner (CloseSession).
+    private func untrack(_ session: SessionRecord) {
+        let token: WorkCounter.Token? = tracked.withLock { state in
+            if let owner = session.owner.connection, var ids = state.boundByOwner[owner] {
+                ids.remove(session.id)
+                state.boundByOwner[owner] = ids.isEmpty ? nil : ids
+            }
+            return state.tokens.removeValue(forKey: session.id)
         }
-    }
-
-    /// Forgets a closed session's owner (bound sessions only).
-    private func forgetOwner(of session: SessionRecord) {
-        guard session.bound, let owner = session.owner.connection else { return }
-        tracked.withLock { state in
-            state.boundOwners[owner, default: 1] -= 1
-            if state.boundOwners[owner] == 0 { state.boundOwners[owner] = nil }
-        }
+        if let token { work.end(token) }
     }
 }

@@ -58,6 +58,19 @@ public final class WorkCounter: WorkSource, Sendable {
         }
     }
 
+    /// Counts many units out at once, with one change for subscribers: when a thousand clients
+    /// leave together, the coordinator sees one snapshot, not a thousand.
+    public func end(_ tokens: some Sequence<Token>) {
+        state.withLock { state in
+            let ids = Set(tokens.map(\.id))
+            let before = state.running.count
+            for id in ids { state.running.removeValue(forKey: id) }
+            guard state.running.count != before else { return }
+            state.order.removeAll { ids.contains($0) }
+            Self.publish(&state)
+        }
+    }
+
     /// How many units run now.
     public var count: Int { state.withLock { $0.running.count } }
 

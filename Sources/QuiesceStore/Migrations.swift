@@ -42,6 +42,11 @@ enum Migrations {
         CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
         CREATE INDEX sessions_open ON sessions (closed_at, instance) WHERE closed_at IS NULL;
         """,
+        // 3: open bound sessions by their client's connection, so closing the sessions of clients
+        // that left the bus is a lookup, not a scan (1,000 clients leaving at once took 190 ms).
+        """
+        CREATE INDEX sessions_owner ON sessions (owner_connection) WHERE closed_at IS NULL AND bound = 1;
+        """,
     ]
 
     static var latest: Int { steps.count }

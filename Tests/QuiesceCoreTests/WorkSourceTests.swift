@@ -24,6 +24,26 @@ struct WorkSourceTests {
         reader.cancel()
     }
 
+    @Test("many units ended at once make one change, not one each")
+    func counterEndsInBulk() async throws {
+        let counter = WorkCounter(name: "sessions")
+        let tokens = (0..<1000).map { counter.begin("client \($0)") }
+        let keep = counter.begin("kept")
+        let changes = counter.changes()
+        let seen = Recorder<Int>()
+        let reader = Task { for await snapshot in changes { seen.append(snapshot.count) } }
+        counter.end(tokens)
+        try await seen.wait(for: "one change to 1") { $0.last == 1 }
+        #expect(seen.items == [1], "a single snapshot for the whole batch")
+        counter.end(tokens)
+        counter.end([WorkCounter.Token]())
+        #expect(await counter.snapshot() == WorkSnapshot(count: 1, items: ["kept"]))
+        counter.end(keep)
+        try await seen.wait(for: "0") { $0.last == 0 }
+        #expect(seen.items == [1, 0], "ending tokens already ended changes nothing")
+        reader.cancel()
+    }
+
     @Test("a polling source drains at the next tick of its interval")
     func pollingSourceDrains() async throws {
         let value = Mutex(1)

@@ -96,7 +96,7 @@ struct StoreOpeningTests {
             #expect(try database.pragma("user_version") == "1")
         }
         let store = try Store(path: path)
-        #expect(try store.write { try $0.pragma("user_version") } == "2")
+        #expect(try store.write { try $0.pragma("user_version") } == "\(Migrations.latest)")
         let jobs = try store.jobs()
         #expect(jobs.map(\.source) == ["/home/u/a.txt"])
         #expect(jobs.first?.checksum == nil)
