@@ -78,9 +78,18 @@ public enum Agent {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
         let helpers = [
             Task {
+                var checkpointed = false
                 for await event in events {
                     board.apply(event)
-                    if case .transition = event.kind, event.phase == .running { service.refreshJobCounts() }
+                    if case .transition = event.kind, event.phase == .running {
+                        service.refreshJobCounts()
+                        // Start wrote (recovery, pruning): fold the WAL into the database now, so an
+                        // idle agent's quit (or a shutdown) has no checkpoint left to wait for.
+                        if !checkpointed {
+                            checkpointed = true
+                            try? store.checkpoint()
+                        }
+                    }
                 }
             },
             Task {
