@@ -1,4 +1,3 @@
-import CSpawn
 import Foundation
 import QuiesceDBus
 
@@ -15,9 +14,7 @@ enum AgentBenchmarks {
             let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
             let clock = ContinuousClock()
             let start = clock.now
-            _ = try await control.call(try DBusMessage.methodCall(
-                destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
-                arguments: [.vardict([:])]))
+            try await control.quitAgent()
             let status = await agent.exit()
             quits.append(start.duration(to: clock.now))
             guard status == 0 else { throw BenchmarkError(message: "agentd exited \(status) after an idle quit; see \(agent.home)/agentd.log") }
@@ -102,9 +99,7 @@ enum AgentBenchmarks {
             guard try await agentLocks() == 1 else { throw BenchmarkError(message: "the agent holds no delay lock") }
             with.append(try await cycle())
         }
-        _ = try await control.call(try DBusMessage.methodCall(
-            destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
-            arguments: [.vardict(["force": .boolean(true)])]))
+        try await control.quitAgent(force: true)
         _ = await agent.exit()
 
         let added = with.p99 - without.p99
@@ -129,34 +124,14 @@ enum AgentBenchmarks {
     private static func timed(_ executable: String, _ arguments: [String], environment: [String], expecting: Int32) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        var pid: pid_t = 0
-        let error = withCStrings([executable] + arguments) { argv in
-            withCStrings(environment) { envp in
-                quiesce_spawn(&pid, executable, argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), 0)
-            }
-        }
-        guard error == 0 else { throw BenchmarkError(message: "cannot run \(executable): \(String(cString: strerror(error)))") }
-        let child = pid
-        let status: Int32 = await withCheckedContinuation { continuation in
-            DispatchQueue(label: "quiesce-bench.timed").async {
-                var status: Int32 = 0
-                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-                continuation.resume(returning: (status >> 8) & 0xff)
-            }
-        }
+        let status = await exitStatus(of: try spawn(executable, arguments, environment: environment))
         guard status == expecting else { throw BenchmarkError(message: "\(executable) \(arguments.joined(separator: " ")) exited \(status)") }
         return start.duration(to: clock.now)
     }
 
     /// A process killed with SIGKILL until it is reaped.
     private static func killToReaped() async throws -> Duration {
-        var pid: pid_t = 0
-        let error = withCStrings(["/bin/sleep", "60"]) { argv in
-            withCStrings([]) { envp in
-                quiesce_spawn(&pid, "/bin/sleep", argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), 0)
-            }
-        }
-        guard error == 0 else { throw BenchmarkError(message: "cannot run /bin/sleep") }
+        let pid = try spawn("/bin/sleep", ["60"], environment: [])
         try await Task.sleep(for: .milliseconds(20))
         let clock = ContinuousClock()
         let start = clock.now

@@ -1,5 +1,3 @@
-import CSpawn
-import Dispatch
 import Foundation
 import QuiesceDBus
 
@@ -22,15 +20,9 @@ final class AgentProcess: @unchecked Sendable {
         environment["DBUS_SYSTEM_BUS_ADDRESS"] = systemBus ?? "unix:path=\(home)/no-system-bus"
         environment["QUIESCE_LOG_LEVEL"] = "warning"
         let executable = Self.sibling("agentd")
-        var pid: pid_t = 0
         let log = open(home + "/agentd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         defer { close(log) }
-        let error = withCStrings([executable] + arguments) { argv in
-            withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
-                quiesce_spawn(&pid, executable, argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), log, log, 0)
-            }
-        }
-        guard error == 0 else { throw BenchmarkError(message: "cannot start \(executable): \(String(cString: strerror(error)))") }
+        let pid = try spawn(executable, arguments, environment: environment.map { "\($0.key)=\($0.value)" }, output: log, error: log)
         self.pid = pid
         for _ in 0..<1000 {
             if (try? await control.nameOwner(Self.busName)) ?? nil != nil { return }
@@ -42,25 +34,11 @@ final class AgentProcess: @unchecked Sendable {
 
     /// Waits for the agent to exit, off the Swift pool; returns its exit status.
     func exit() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue(label: "quiesce-bench.agent-exit").async {
-                var status: Int32 = 0
-                while waitpid(self.pid, &status, 0) < 0 && errno == EINTR {}
-                continuation.resume(returning: (status >> 8) & 0xff)
-            }
-        }
+        await exitStatus(of: pid)
     }
 
     /// A product built beside this benchmark (agentd, agentctl).
     static func sibling(_ name: String) -> String {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(name).path
     }
-}
-
-/// Runs `body` with `strings` as a NULL-terminated C array.
-func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-    var pointers = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
-    return body(pointers)
 }

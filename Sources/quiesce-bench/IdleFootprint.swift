@@ -1,4 +1,3 @@
-import CSpawn
 import Foundation
 import QuiesceDBus
 
@@ -35,9 +34,7 @@ enum IdleFootprint {
         let agentBefore = figures(agent.pid), baselineBefore = figures(baseline)
         try await Task.sleep(for: window)
         let agentAfter = figures(agent.pid), baselineAfter = figures(baseline)
-        _ = try await control.call(try DBusMessage.methodCall(
-            destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
-            arguments: [.vardict([:])]))
+        try await control.quitAgent()
         _ = await agent.exit()
 
         let agentWakeups = agentAfter.wakeups(since: agentBefore)
@@ -69,15 +66,7 @@ enum IdleFootprint {
     }
 
     private static func spawnBaseline(sessionBus: String) throws -> pid_t {
-        let executable = AgentProcess.sibling("quiesce-idle-baseline")
-        var pid: pid_t = 0
-        let error = withCStrings([executable]) { argv in
-            withCStrings(["DBUS_SESSION_BUS_ADDRESS=\(sessionBus)"]) { envp in
-                quiesce_spawn(&pid, executable, argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), Int32(QUIESCE_SPAWN_DEVNULL), 0)
-            }
-        }
-        guard error == 0 else { throw BenchmarkError(message: "cannot start \(executable): \(String(cString: strerror(error)))") }
-        return pid
+        try spawn(AgentProcess.sibling("quiesce-idle-baseline"), [], environment: ["DBUS_SESSION_BUS_ADDRESS=\(sessionBus)"])
     }
 
     static func figures(_ pid: pid_t) -> Figures {

@@ -39,7 +39,7 @@ enum ScaleBenchmarks {
             guard try await call("ListSessions").first?.array?.count == sessions else { throw BenchmarkError(message: "ListSessions lost some") }
         }
         let listJobs = try await timed(calls) { _ = try await call("ListJobs", [.vardict([:])]) }
-        _ = try await call("Quit", [.vardict(["force": .boolean(true)])])
+        try await control.quitAgent(force: true)
         _ = await agent.exit()
 
         let goal = Duration.milliseconds(5)
@@ -66,16 +66,10 @@ enum ScaleBenchmarks {
         let control = try await BusConnection.open(address: sessionBus, label: "bench control")
         defer { control.close() }
         let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
-        var pid: pid_t = 0
         var ends: [Int32] = [-1, -1]
         guard quiesce_pipe_cloexec(&ends) == 0 else { throw BenchmarkError(message: "no pipe") }
-        let error = withCStrings(["/usr/bin/python3", helper, sessionBus, "\(clients)"]) { argv in
-            withCStrings(["PATH=/usr/bin:/bin"]) { envp in
-                quiesce_spawn(&pid, "/usr/bin/python3", argv, envp, Int32(QUIESCE_SPAWN_DEVNULL), ends[1], Int32(QUIESCE_SPAWN_INHERIT), 0)
-            }
-        }
+        let pid = try spawn("/usr/bin/python3", [helper, sessionBus, "\(clients)"], environment: ["PATH=/usr/bin:/bin"], output: ends[1], error: Int32(QUIESCE_SPAWN_INHERIT))
         close(ends[1])
-        guard error == 0 else { throw BenchmarkError(message: "cannot run \(helper)") }
         let ready = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
         let line: String = await withCheckedContinuation { continuation in
             DispatchQueue(label: "quiesce-bench.clients").async {
@@ -89,9 +83,7 @@ enum ScaleBenchmarks {
             MatchRule(interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: "/io/github/quiesce/Agent1"),
             MatchRule(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus"),
         ])
-        _ = try await control.call(try DBusMessage.methodCall(
-            destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
-            arguments: [.vardict([:])]))
+        try await control.quitAgent()
         try await Task.sleep(for: .milliseconds(200))
         let clock = ContinuousClock()
         let start = clock.now

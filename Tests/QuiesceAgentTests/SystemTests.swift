@@ -7,15 +7,23 @@ import Testing
 /// terminal (tmux).
 @Suite("agentd with logind and on a terminal")
 struct SystemTests {
-    @Test("logind PowerOff: the idle agent releases its lock, logind goes on; PrepareForShutdown(false): running again with the lock")
-    func powerOffCycle() async throws {
+    /// The real logind on the rig's system bus, and the agent on a session bus, holding its lock.
+    private func agentWithLogind() async throws -> (LogindRig, AgentHarness, PeerProcess, LogindManager) {
         let rig = try await LogindRig()
         let session = try PrivateBus()
         let harness = try await AgentHarness(busAddress: session.address, systemBusAddress: rig.bus.address, owner: session)
         let agent = try await harness.start()
         let logind = LogindManager(connection: rig.connection)
+        try await eventually("the agent's delay lock in logind") {
+            try await logind.listInhibitors().contains { $0.who == "Quiesce" }
+        }
+        return (rig, harness, agent, logind)
+    }
+
+    @Test("logind PowerOff: the idle agent releases its lock, logind goes on; PrepareForShutdown(false): running again with the lock")
+    func powerOffCycle() async throws {
+        let (rig, harness, agent, logind) = try await agentWithLogind()
         func ours() async throws -> Int { try await logind.listInhibitors().filter { $0.who == "Quiesce" }.count }
-        try await eventually("the agent's delay lock in logind") { try await ours() == 1 }
 
         try await logind.powerOff()
         try await eventually("logind going on to poweroff.target once the lock is released") {
@@ -36,13 +44,8 @@ struct SystemTests {
 
     @Test("logind Suspend: the agent pauses copying, releases its lock, and after PrepareForSleep(false) runs again with the lock")
     func suspendCycle() async throws {
-        let rig = try await LogindRig()
-        let session = try PrivateBus()
-        let harness = try await AgentHarness(busAddress: session.address, systemBusAddress: rig.bus.address, owner: session)
-        let agent = try await harness.start()
-        let logind = LogindManager(connection: rig.connection)
+        let (rig, harness, agent, logind) = try await agentWithLogind()
         func ours() async throws -> Int { try await logind.listInhibitors().filter { $0.who == "Quiesce" }.count }
-        try await eventually("the agent's delay lock in logind") { try await ours() == 1 }
         _ = try await harness.call("OpenSession", [.string("kept across sleep"), .vardict(["bind": .boolean(false)])])
 
         try await logind.suspend()
