@@ -233,7 +233,7 @@ public final class AgentService: Component, Sendable {
             }
         }
         let limit = Int(filter["limit"]?.uint32 ?? 100)
-        let rows = try store.jobs(states: states, limit: limit).map { job -> DBusValue in
+        let rows = try store.jobs(states: states, limit: limit, newestFirst: true).map { job -> DBusValue in
             .structure([
                 .uint64(UInt64(job.id)), .string(job.source), .string(job.destination), .string(job.state.rawValue),
                 .uint32(UInt32(clamping: job.attempts)), .string(job.lastError ?? ""), .int64(job.state == .queued ? job.nextAttemptAt : 0),

@@ -179,6 +179,11 @@ struct EndToEndTests {
         #expect(await errorName("Enqueue", [.strings(["/etc/hostname"]), .string("/abs"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
         #expect(await errorName("Enqueue", [.strings(["relative"]), .string("x"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
         #expect(await errorName("Answer", [.string("force")]) == "io.github.quiesce.Error.NotFound")
+        let first = try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("a"), .vardict([:])])
+        let second = try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("b"), .vardict([:])])
+        let listed = try await harness.call("ListJobs", [.vardict(["state": .string("queued")])]).first?.array?.compactMap { $0.fields?[0].uint64 }
+        #expect(listed == [second, first].compactMap { $0.first?.array?.first?.uint64 }, "newest first, as the interface says")
+        #expect(await errorName("ListJobs", [.vardict(["state": .string("sleeping")])]) == "io.github.quiesce.Error.InvalidArgument")
         #expect(await errorName("ChangeJob", [.uint64(999), .string("retry")]) == "io.github.quiesce.Error.NotFound")
         #expect(try await harness.property("State") == .string("running"), "still up after all of it")
         #expect(agent.isRunning)
