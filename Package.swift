@@ -47,6 +47,7 @@ let package = Package(
         // posix_spawn with a clean signal mask and no inherited descriptors: `agentctl run`'s
         // command and the test rig's peers.
         .target(name: "CSpawn"),
+        .target(name: "QuiesceSpawn", dependencies: ["CSpawn"]),
         .target(
             name: "QuiesceSync",
             dependencies: [
@@ -109,14 +110,14 @@ let package = Package(
         .executableTarget(
             name: "agentctl",
             dependencies: [
-                "QuiesceDBus", "CSpawn", "QuiesceCommandLine",
+                "QuiesceDBus", "QuiesceSpawn", "QuiesceCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "CSpawn",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -143,7 +144,7 @@ let package = Package(
         ),
         .target(
             name: "QuiesceTestSupport",
-            dependencies: ["QuiesceDBus", "CSpawn"],
+            dependencies: ["QuiesceDBus", "QuiesceSpawn"],
             path: "Tests/Support"
         ),
         .testTarget(

@@ -25,8 +25,9 @@ public final class AgentService: Component, Sendable {
     let logger: Logger
     /// The coordinator's triggers; set once, before start.
     let coordinator: Mutex<ShutdownCoordinator<ContinuousClock>?> = Mutex(nil)
-    /// Callers known to be our user (unique name → yes/no), forgotten when they leave the bus.
-    private let callers = Mutex<[String: Bool]>([:])
+    /// What the bus said of each caller (unique name → uid, pid), asked once and forgotten when
+    /// it leaves the bus.
+    private let callers = Mutex<[String: BusConnection.Credentials]>([:])
     /// Connections that asked to answer the prompt (`Quit` with `interactive`).
     private let terminals = Mutex<Set<String>>([])
     private let ownUID = getuid()
@@ -119,18 +120,21 @@ public final class AgentService: Component, Sendable {
         }
     }
 
-    private func checkCaller(_ sender: String) async throws {
+    /// The caller's credentials, once it is known to be our user.
+    @discardableResult
+    private func checkCaller(_ sender: String) async throws -> BusConnection.Credentials {
+        let credentials: BusConnection.Credentials
         if let known = callers.withLock({ $0[sender] }) {
-            guard known else { throw Self.denied }
-            return
+            credentials = known
+        } else {
+            credentials = try await connection.credentials(of: sender)
+            callers.withLock { $0[sender] = credentials }
+            if credentials.uid != ownUID {
+                logger.warning("refused a call from \(sender), uid \(credentials.uid): the agent serves uid \(ownUID) only")
+            }
         }
-        let uid = try await connection.credentials(of: sender).uid
-        let allowed = uid == ownUID
-        callers.withLock { $0[sender] = allowed }
-        if !allowed {
-            logger.warning("refused a call from \(sender), uid \(uid): the agent serves uid \(ownUID) only")
-            throw Self.denied
-        }
+        guard credentials.uid == ownUID else { throw Self.denied }
+        return credentials
     }
 
     private static let denied = AgentError.accessDenied("this agent belongs to another user; only its own user may call it")
@@ -169,7 +173,8 @@ public final class AgentService: Component, Sendable {
         try Self.checkLabel(label)
         let options = try Self.options(call.arguments[1], allowed: ["bind": "b"])
         let bound = options["bind"]?.bool ?? true
-        let credentials = try await connection.credentials(of: call.sender)
+        // Asked already by the caller check: cached, no second round trip to the bus.
+        let credentials = try await checkCaller(call.sender)
         let owner = SessionOwner(uid: credentials.uid, pid: credentials.pid ?? 0, connection: bound ? call.sender : nil)
         let session = try sessions.open(label: label, bound: bound, owner: owner)
         // A client that left between its call and now would never be seen leaving.

@@ -110,11 +110,6 @@ public final class SessionRegistry: Sendable {
         }
     }
 
-    /// Whether any open session is bound to `connection` (so its departure matters).
-    public func hasSessions(boundTo connection: String) -> Bool {
-        tracked.withLock { $0.boundByOwner[connection] != nil }
-    }
-
     public var count: Int { work.count }
 
     private func track(_ session: SessionRecord) {

@@ -1,8 +1,8 @@
 import ArgumentParser
-import CSpawn
 import Dispatch
 import Foundation
 import QuiesceDBus
+import QuiesceSpawn
 
 /// `agentctl run -- CMD…`: holds a bound session while a command runs, like `systemd-inhibit`.
 /// The session is bound to this process's bus connection, so it closes even if agentctl is killed.
@@ -42,20 +42,15 @@ struct Run: AsyncParsableCommand {
     /// descriptors; forwards SIGTERM and SIGHUP to it (SIGINT from a terminal reaches it already);
     /// returns its exit status.
     static func spawnAndWait(_ command: [String]) async throws -> Int32 {
-        var arguments = command.map { strdup($0) }
-        arguments.append(nil)
-        defer { arguments.forEach { free($0) } }
-        var environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") }
-        environment.append(nil)
-        defer { environment.forEach { free($0) } }
-        var pid: pid_t = 0
-        let inherit = Int32(QUIESCE_SPAWN_INHERIT)
-        let error = quiesce_spawn(&pid, command[0], &arguments, &environment, inherit, inherit, inherit, 1)
-        guard error == 0 else {
-            print(error: "cannot run \(command[0]): \(String(cString: strerror(error)))")
-            return error == ENOENT ? 127 : 126
+        let child: Int32
+        do {
+            child = try Spawn.start(
+                command[0], Array(command.dropFirst()), environment: ProcessInfo.processInfo.environment,
+                stdin: .inherit, stdout: .inherit, stderr: .inherit, searchPath: true)
+        } catch {
+            print(error: "cannot run \(command[0]): \(String(cString: strerror(error.code)))")
+            return error.code == ENOENT ? 127 : 126
         }
-        let child = pid
         // While the command runs, Ctrl-C is for it: we wait for it to end, then close the session.
         signal(SIGINT, SIG_IGN)
         let forwarded = [SIGTERM, SIGHUP].map { number -> any DispatchSourceSignal in
@@ -66,13 +61,6 @@ struct Run: AsyncParsableCommand {
             return source
         }
         defer { forwarded.forEach { $0.cancel() } }
-        return await withCheckedContinuation { continuation in
-            DispatchQueue(label: "agentctl.run.wait").async {
-                var status: Int32 = 0
-                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-                let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                continuation.resume(returning: code)
-            }
-        }
+        return await Spawn.waitForExit(child)
     }
 }

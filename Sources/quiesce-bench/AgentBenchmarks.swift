@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceSpawn
 
 /// The agent as a user meets it: the real `agentd` and `agentctl` (release builds) on the rig.
 enum AgentBenchmarks {
@@ -45,7 +46,7 @@ enum AgentBenchmarks {
         var versions = Samples()
         for _ in 0..<rounds {
             let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
-            let environment = ["DBUS_SESSION_BUS_ADDRESS=\(sessionBus)", "HOME=\(agent.home)", "PATH=/usr/bin:/bin"]
+            let environment = ["DBUS_SESSION_BUS_ADDRESS": sessionBus, "HOME": agent.home, "PATH": "/usr/bin:/bin"]
             quits.append(try await timed(agentctl, ["quit"], environment: environment, expecting: 0))
             _ = await agent.exit()
             versions.append(try await timed(agentctl, ["--version"], environment: environment, expecting: 0))
@@ -121,17 +122,17 @@ enum AgentBenchmarks {
     }
 
     /// Runs a program to completion and returns its wall time.
-    private static func timed(_ executable: String, _ arguments: [String], environment: [String], expecting: Int32) async throws -> Duration {
+    private static func timed(_ executable: String, _ arguments: [String], environment: [String: String], expecting: Int32) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        let status = await exitStatus(of: try spawn(executable, arguments, environment: environment))
+        let status = await Spawn.waitForExit(try spawn(executable, arguments, environment: environment))
         guard status == expecting else { throw BenchmarkError(message: "\(executable) \(arguments.joined(separator: " ")) exited \(status)") }
         return start.duration(to: clock.now)
     }
 
     /// A process killed with SIGKILL until it is reaped.
     private static func killToReaped() async throws -> Duration {
-        let pid = try spawn("/bin/sleep", ["60"], environment: [])
+        let pid = try spawn("/bin/sleep", ["60"], environment: [:])
         try await Task.sleep(for: .milliseconds(20))
         let clock = ContinuousClock()
         let start = clock.now

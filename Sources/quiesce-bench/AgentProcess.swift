@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceSpawn
 
 /// A real `agentd` (the release build beside this benchmark) on the rig's session bus, with a home
 /// of its own, spawned with a clean signal mask and waited for by pid.
@@ -22,7 +23,7 @@ final class AgentProcess: @unchecked Sendable {
         let executable = Self.sibling("agentd")
         let log = open(home + "/agentd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         defer { close(log) }
-        let pid = try spawn(executable, arguments, environment: environment.map { "\($0.key)=\($0.value)" }, output: log, error: log)
+        let pid = try spawn(executable, arguments, environment: environment, output: .descriptor(log), error: .descriptor(log))
         self.pid = pid
         for _ in 0..<1000 {
             if (try? await control.nameOwner(Self.busName)) ?? nil != nil { return }
@@ -34,7 +35,7 @@ final class AgentProcess: @unchecked Sendable {
 
     /// Waits for the agent to exit, off the Swift pool; returns its exit status.
     func exit() async -> Int32 {
-        await exitStatus(of: pid)
+        await Spawn.waitForExit(pid)
     }
 
     /// A product built beside this benchmark (agentd, agentctl).

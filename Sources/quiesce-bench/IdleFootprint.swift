@@ -66,7 +66,7 @@ enum IdleFootprint {
     }
 
     private static func spawnBaseline(sessionBus: String) throws -> pid_t {
-        try spawn(AgentProcess.sibling("quiesce-idle-baseline"), [], environment: ["DBUS_SESSION_BUS_ADDRESS=\(sessionBus)"])
+        try spawn(AgentProcess.sibling("quiesce-idle-baseline"), [], environment: ["DBUS_SESSION_BUS_ADDRESS": sessionBus])
     }
 
     static func figures(_ pid: pid_t) -> Figures {

@@ -1,6 +1,6 @@
-import CSpawn
 import Foundation
 import QuiesceDBus
+import QuiesceSpawn
 
 /// The agent with a lot in it: 10,000 sessions and 100,000 queued jobs, and 1,000 bound clients
 /// leaving at once.
@@ -66,11 +66,10 @@ enum ScaleBenchmarks {
         let control = try await BusConnection.open(address: sessionBus, label: "bench control")
         defer { control.close() }
         let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
-        var ends: [Int32] = [-1, -1]
-        guard quiesce_pipe_cloexec(&ends) == 0 else { throw BenchmarkError(message: "no pipe") }
-        let pid = try spawn("/usr/bin/python3", [helper, sessionBus, "\(clients)"], environment: ["PATH=/usr/bin:/bin"], output: ends[1], error: Int32(QUIESCE_SPAWN_INHERIT))
-        close(ends[1])
-        let ready = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
+        let ends = try Spawn.pipe()
+        let pid = try spawn("/usr/bin/python3", [helper, sessionBus, "\(clients)"], environment: ["PATH": "/usr/bin:/bin"], output: .descriptor(ends.write), error: .inherit)
+        close(ends.write)
+        let ready = FileHandle(fileDescriptor: ends.read, closeOnDealloc: true)
         let line: String = await withCheckedContinuation { continuation in
             DispatchQueue(label: "quiesce-bench.clients").async {
                 continuation.resume(returning: String(decoding: ready.availableData, as: UTF8.self))

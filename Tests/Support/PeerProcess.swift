@@ -1,4 +1,4 @@
-import CSpawn
+import QuiesceSpawn
 public import Foundation
 
 import Synchronization
@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Not Foundation's `Process`: it watches its child from libdispatch's manager thread, and reaping
 /// a child behind its back (which stopping a peer by pid does) crashed that thread. Spawned by
-/// `quiesce_spawn`, a peer also gets what a daemon should: an empty signal mask and default
+/// `Spawn.start` (QuiesceSpawn), a peer also gets what a daemon should: an empty signal mask and default
 /// handlers, stdin and stderr on /dev/null, and none of the test runner's other descriptors (a
 /// peer holding another command's output pipe would keep that command's reader waiting for ever).
 public final class PeerProcess: Sendable {
@@ -29,26 +29,18 @@ public final class PeerProcess: Sendable {
             guard log >= 0 else { throw PeerMissing(what: "a log file at \(logFile): \(String(cString: strerror(errno)))") }
         }
         defer { if log >= 0 { close(log) } }
-        var ends: [Int32] = [-1, -1]
-        if captureOutput, quiesce_pipe_cloexec(&ends) != 0 {
-            throw PeerMissing(what: "\(executable): no pipe: \(String(cString: strerror(errno)))")
+        let ends = captureOutput ? try Spawn.pipe() : nil
+        let output: ChildStream = ends.map { .descriptor($0.write) } ?? (log >= 0 ? .descriptor(log) : .devNull)
+        do {
+            pid = try Spawn.start(
+                executable, arguments, environment: environment ?? ProcessInfo.processInfo.environment,
+                stdout: output, stderr: log >= 0 ? .descriptor(log) : .devNull)
+        } catch {
+            if let ends { close(ends.read); close(ends.write) }
+            throw PeerMissing(what: error.description)
         }
-        let environment = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0
-        let result = withCStrings([executable] + arguments) { argv in
-            withCStrings(environment) { envp in
-                quiesce_spawn(
-                    &pid, executable, argv, envp, Int32(QUIESCE_SPAWN_DEVNULL),
-                    captureOutput ? ends[1] : log >= 0 ? log : Int32(QUIESCE_SPAWN_DEVNULL), log >= 0 ? log : Int32(QUIESCE_SPAWN_DEVNULL), 0)
-            }
-        }
-        if captureOutput { close(ends[1]) }
-        guard result == 0 else {
-            if captureOutput { close(ends[0]) }
-            throw PeerMissing(what: "\(executable): \(String(cString: strerror(result)))")
-        }
-        self.pid = pid
-        output = captureOutput ? FileHandle(fileDescriptor: ends[0], closeOnDealloc: true) : nil
+        if let ends { close(ends.write) }
+        self.output = ends.map { FileHandle(fileDescriptor: $0.read, closeOnDealloc: true) }
     }
 
     deinit {
@@ -104,16 +96,8 @@ public final class PeerProcess: Sendable {
                 continuation.resume(returning: self.status.withLock { $0 } ?? raw)
             }
         }
-        return raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        return Spawn.exitCode(fromWaitStatus: raw)
     }
-}
-
-/// Runs `body` with `strings` as a NULL-terminated C array (argv, envp).
-private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-    var pointers = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
-    return body(pointers)
 }
 
 /// Runs a command to completion through ``PeerProcess`` and returns its exit status and output.
