@@ -67,7 +67,7 @@ public enum Agent {
             prompts: [NotificationPrompt(connection: session), terminal],
             components: [StoreCloser(store: store), service, logind, worker], admission: admission, claims: claims, logger: logger)
         board.update { $0.activeSessions = sessions.count }
-        service.refreshJobCounts()
+        service.readJobCounts()
         service.coordinator.withLock { $0 = coordinator }
         logind.coordinator.withLock { $0 = coordinator }
 

@@ -28,6 +28,8 @@ public final class AgentService: Component, Sendable {
     /// What the bus said of each caller (unique name → uid, pid), asked once and forgotten when
     /// it leaves the bus.
     private let callers = Mutex<[String: BusConnection.Credentials]>([:])
+    /// Whether a job-count refresh is under way, and whether another change came meanwhile.
+    private let jobCountRefresh = Mutex<(running: Bool, dirty: Bool)>((false, false))
     /// Connections that asked to answer the prompt (`Quit` with `interactive`).
     private let terminals = Mutex<Set<String>>([])
     private let ownUID = getuid()
@@ -272,8 +274,37 @@ public final class AgentService: Component, Sendable {
         return []
     }
 
-    /// Re-reads the job counts for the properties (after a change; cheap: one indexed count).
+    /// The job counts may have changed (a copy started or ended, jobs were queued): re-reads them
+    /// for the properties, at once, and then at most every 250 ms while changes keep coming.
+    ///
+    /// Counting is a scan of the state index (6.6 ms at 100,000 jobs) under the store's lock, which
+    /// the copy loops need too: one count per copy started and per copy ended would take more of
+    /// that lock than the copies themselves. Nothing runs when nothing changes.
     func refreshJobCounts() {
+        let start = jobCountRefresh.withLock { state in
+            if state.running {
+                state.dirty = true
+                return false
+            }
+            state.running = true
+            return true
+        }
+        guard start else { return }
+        Task {
+            repeat {
+                jobCountRefresh.withLock { $0.dirty = false }
+                readJobCounts()
+                try? await Task.sleep(for: .milliseconds(250))
+            } while jobCountRefresh.withLock { state in
+                if state.dirty { return true }
+                state.running = false
+                return false
+            }
+        }
+    }
+
+    /// Reads the job counts into the properties now.
+    func readJobCounts() {
         guard let counts = try? store.jobCounts() else { return }
         let waiting = worker.waitingReason ?? ""
         board.update { values in

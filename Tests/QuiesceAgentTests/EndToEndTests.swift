@@ -47,6 +47,8 @@ struct EndToEndTests {
         try Data("pixels".utf8).write(to: URL(fileURLWithPath: source))
         let ids = try await harness.call("Enqueue", [.strings([source]), .string("shoots"), .vardict([:])])
         #expect(ids.first?.array?.count == 1)
+        try await eventually("the queued job in the properties") { try await harness.property("QueuedJobs") == .uint32(1) }
+        #expect(try await harness.property("SyncWaiting")?.string?.contains("sync.nas_root") == true, "status says why the queue waits")
 
         let quit = try await harness.ctl(["quit", "--no-wait"])
         #expect(quit.status == 0)
