@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceSpawn",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceSpawn", "QuiesceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -147,6 +147,17 @@ let package = Package(
             dependencies: ["QuiesceDBus", "QuiesceSpawn"],
             path: "Tests/Support"
         ),
+        // The reliability suite's scenarios against the real binaries, sized by the caller:
+        // `make torture` runs them at full size, `make test` small.
+        .target(
+            name: "QuiesceTorture",
+            dependencies: ["QuiesceTestSupport", "QuiesceDBus", "CSQLite"],
+            path: "Tests/Torture"
+        ),
+        .executableTarget(
+            name: "quiesce-torture",
+            dependencies: ["QuiesceTorture", "QuiesceTestSupport"]
+        ),
         .testTarget(
             name: "QuiesceStoreTests",
             dependencies: ["QuiesceStore", "QuiesceTestSupport"]
@@ -169,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "QuiesceAgentTests",
-            dependencies: ["QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceTestSupport"]
+            dependencies: ["QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceStore", "QuiesceTestSupport", "QuiesceTorture"]
         ),
         .testTarget(
             name: "QuiesceServiceLifecycleTests",

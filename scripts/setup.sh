@@ -16,6 +16,8 @@ packages=(
     dunst             # a real notification server
     xvfb              # dunst needs a display
     tmux              # drives agentctl quit on a terminal in the end-to-end tests
+    binutils          # nm: the reliability suite checks that no binary imports a shell-running function
+    passwd            # useradd: the reliability suite calls the agent as a second, real user
 )
 
 missing=()

@@ -10,15 +10,20 @@ public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidArgument(String)
     /// The caller is not the user the agent runs as.
     case accessDenied(String)
+    /// The database could not be written (a full disk, an I/O error): nothing of the call was
+    /// recorded, and what was recorded before is untouched.
+    case storageFailed(String)
 
     public static let shuttingDownName: DBusError.Name = "io.github.quiesce.Error.ShuttingDown"
     public static let notFoundName: DBusError.Name = "io.github.quiesce.Error.NotFound"
     public static let invalidArgumentName: DBusError.Name = "io.github.quiesce.Error.InvalidArgument"
     public static let accessDeniedName: DBusError.Name = "io.github.quiesce.Error.AccessDenied"
+    public static let storageFailedName: DBusError.Name = "io.github.quiesce.Error.StorageFailed"
 
     public var description: String {
         switch self {
-        case .shuttingDown(let message), .notFound(let message), .invalidArgument(let message), .accessDenied(let message): message
+        case .shuttingDown(let message), .notFound(let message), .invalidArgument(let message), .accessDenied(let message),
+            .storageFailed(let message): message
         }
     }
 
@@ -29,6 +34,7 @@ public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         case .notFound(let message): DBusError(name: Self.notFoundName, message: message)
         case .invalidArgument(let message): DBusError(name: Self.invalidArgumentName, message: message)
         case .accessDenied(let message): DBusError(name: Self.accessDeniedName, message: message)
+        case .storageFailed(let message): DBusError(name: Self.storageFailedName, message: message)
         }
     }
 }

@@ -145,7 +145,8 @@ public final class AgentService: Component, Sendable {
         switch error {
         case .notFound(let what): .notFound(error.description.isEmpty ? what : error.description)
         case .invalidArgument(let message): .invalidArgument(message)
-        default: .invalidArgument(error.description)
+        case .closed: .shuttingDown(error.description)
+        default: .storageFailed(error.description)
         }
     }
 

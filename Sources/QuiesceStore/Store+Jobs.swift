@@ -202,33 +202,55 @@ extension Store {
         guard changed == 1 else { throw .notFound(what: "in-flight job \(id) of this agent") }
     }
 
+    /// The longest path and file name Linux takes (`PATH_MAX`, `NAME_MAX`): longer ones could
+    /// never be copied, so they are refused when queued rather than failing 25 times later.
+    static let maximumPathBytes = 4096
+    static let maximumNameBytes = 255
+
     /// A destination is a relative directory inside the NAS root: no absolute path, no `..`, no
-    /// NUL. Empty or "." is the root itself. Returned normalized ("a/b", no empty components).
+    /// NUL, no longer than Linux allows. Empty or "." is the root itself. Returned normalized
+    /// ("a/b", no empty components).
     static func validDestination(_ destination: String) throws(StoreError) -> String {
         guard !destination.hasPrefix("/") else {
-            throw .invalidArgument("the destination \(destination) is absolute; give a directory relative to the NAS root")
+            throw .invalidArgument("the destination \(shown(destination)) is absolute; give a directory relative to the NAS root")
         }
         guard !destination.utf8.contains(0) else {
             throw .invalidArgument("the destination contains a NUL byte")
         }
         let components = destination.split(separator: "/").filter { $0 != "." }
         guard !components.contains("..") else {
-            throw .invalidArgument("the destination \(destination) climbs out with '..'; give a directory inside the NAS root")
+            throw .invalidArgument("the destination \(shown(destination)) climbs out with '..'; give a directory inside the NAS root")
         }
+        try checkLength(destination, what: "the destination")
         return components.joined(separator: "/")
     }
 
     static func validateSource(_ source: String) throws(StoreError) {
         guard source.hasPrefix("/") else {
-            throw .invalidArgument("the source \(source) is not an absolute path")
+            throw .invalidArgument("the source \(shown(source)) is not an absolute path")
         }
         guard !source.utf8.contains(0) else {
             throw .invalidArgument("a source path contains a NUL byte")
         }
         let name = source.split(separator: "/").last.map(String.init) ?? ""
         guard !name.isEmpty, name != ".", name != ".." else {
-            throw .invalidArgument("the source \(source) does not name a file")
+            throw .invalidArgument("the source \(shown(source)) does not name a file")
         }
+        try checkLength(source, what: "the source")
+    }
+
+    private static func checkLength(_ path: String, what: String) throws(StoreError) {
+        guard path.utf8.count < maximumPathBytes else {
+            throw .invalidArgument("\(what) \(shown(path)) is \(path.utf8.count) bytes long; Linux paths end at \(maximumPathBytes)")
+        }
+        if let long = path.split(separator: "/").first(where: { $0.utf8.count > maximumNameBytes }) {
+            throw .invalidArgument("\(what) has a name of \(long.utf8.count) bytes (\(shown(String(long)))); Linux names end at \(maximumNameBytes)")
+        }
+    }
+
+    /// A path as a message shows it: long ones cut short, so an error stays readable.
+    private static func shown(_ path: String) -> String {
+        path.count <= 120 ? path : "\(path.prefix(80))…\(path.suffix(20))"
     }
 
     private static func job(_ row: Row) -> JobRecord {

@@ -1,4 +1,5 @@
 import Foundation
+import QuiesceTestSupport
 
 /// `make bench`: runs every benchmark, prints one markdown table, and writes it with the machine's
 /// description to `docs/benchmarks.md` (or the path after `--output`).

@@ -81,6 +81,17 @@ public final class PeerProcess: Sendable {
         kill(pid, number)
     }
 
+    /// Sends `signal` after `delay`, timed by a dispatch timer (precise whatever the Swift thread
+    /// pool is busy with); not if the process has been reaped by then.
+    public func signal(_ signal: Int32, after delay: Duration) {
+        let microseconds = Int(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(microseconds)) {
+            self.status.withLock { status in
+                if status == nil { kill(self.pid, signal) }
+            }
+        }
+    }
+
     /// Waits for the process to exit by itself, without holding a cooperative thread, and returns
     /// its exit status (128 + N when killed by signal N).
     public func exitStatus() async -> Int32 {
