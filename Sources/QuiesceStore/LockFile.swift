@@ -21,7 +21,7 @@ final class LockFile: Sendable {
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             attempts += 1
             guard errno == EWOULDBLOCK || errno == EINTR, attempts < 50 else {
-                let holder = Self.readPID(fd)
+                let holder = Self.holder(of: fd)
                 close(fd)
                 throw .lockedByAnotherProcess(path: path, pid: holder)
             }
@@ -38,6 +38,37 @@ final class LockFile: Sendable {
         close(descriptor)
     }
 
+    /// Who holds the lock: the kernel's own record (`/proc/locks`) when it can be read, else the
+    /// pid the last owner wrote, if that process is still alive (a stale pid would send the user
+    /// after the wrong process).
+    private static func holder(of fd: Int32) -> Int32? {
+        if let pid = kernelHolder(of: fd) { return pid }
+        guard let written = readPID(fd), kill(written, 0) == 0 || errno == EPERM else { return nil }
+        return written
+    }
+
+    /// The pid `/proc/locks` gives for the `FLOCK` on this file (lines look like
+    /// `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`; waiters carry `->` and are skipped).
+    private static func kernelHolder(of fd: Int32) -> Int32? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let device = UInt64(info.st_dev)
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        let wanted = String(major, radix: 16).leftPadded(2) + ":" + String(minor, radix: 16).leftPadded(2) + ":\(info.st_ino)"
+        guard let file = fopen("/proc/locks", "r") else { return nil }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            let fields = String(cString: line).split(separator: " ")
+            guard fields.count >= 6, fields[1] == "FLOCK", !fields.contains("->"), fields[5] == wanted else { continue }
+            return Int32(fields[4])
+        }
+        return nil
+    }
+
     private static func readPID(_ fd: Int32) -> Int32? {
         var buffer = [UInt8](repeating: 0, count: 32)
         let count = pread(fd, &buffer, buffer.count - 1, 0)
@@ -48,6 +79,11 @@ final class LockFile: Sendable {
 }
 
 extension String {
+    /// Zeros in front, up to `width` characters (how /proc/locks writes device numbers).
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+
     /// Drops the given characters from both ends.
     func trimmingCharacters(in set: String) -> String {
         var slice = Substring(self)

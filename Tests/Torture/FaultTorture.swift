@@ -188,11 +188,15 @@ public struct FaultTorture: Sendable {
         let nas = fault == .removed ? harness.home.file("nas") : mount.path
         mkdir(nas, 0o755)
         let pool = SourcePool(directory: harness.home.file("sources"), count: 6, seed: 11, largeBytes: 4 << 20)
-        let agent = try await harness.start(["--nas-root", nas, "--sync-concurrency", "2"])
+        // Read-only: one copier, so that there are moments between two files when nothing on the
+        // NAS is open for writing (the kernel refuses to remount read-only otherwise).
+        let agent = try await harness.start(["--nas-root", nas, "--sync-concurrency", fault == .readOnly ? "1" : "2"])
         var ledger = Ledger()
         let sources = pool.files.enumerated().filter { $0.offset % 20 == 0 }.map(\.element) + pool.files.prefix(4)
         var enqueued: [UInt64] = []
-        for (index, source) in (sources + sources).enumerated() {
+        // Enough copies that some are still waiting when the fault strikes.
+        let repeats = fault == .full ? 2 : 8
+        for (index, source) in Array(repeating: sources, count: repeats).joined().enumerated() {
             let ids = jobIDs(try await harness.call("Enqueue", [.strings([source]), .string("f\(index)"), .vardict([:])]))
             ledger.acknowledged(ids, sources: [source], destination: "f\(index)")
             enqueued += ids
@@ -203,10 +207,14 @@ public struct FaultTorture: Sendable {
             break  // 6 MiB for about 20 MiB of copies
         case .readOnly:
             try await eventually("a copy in flight") { try await harness.property("InFlightJobs") != .uint32(0) }
-            try mount.remount("ro")
+            // The kernel refuses to make a mount read-only while a file on it is open for writing:
+            // keep trying until it takes, between two writes.
+            try await eventually("the NAS remounted read-only", limit: .seconds(20)) { (try? mount.remount("ro")) != nil }
         case .removed:
             try await eventually("a copy in flight") { try await harness.property("InFlightJobs") != .uint32(0) }
-            shell("rm -rf '\(nas)'")
+            // Gone at once (a rename), then deleted: `rm -rf` alone races the agent's mkdir of the
+            // next destination and can leave the root in place.
+            shell("mv '\(nas)' '\(nas).gone' && rm -rf '\(nas).gone'")
             // What had completed is gone with the directory (the user's doing); what had not must come back.
             try await Task.sleep(for: .milliseconds(300))
             removedDone = Set(try await Self.jobs(harness).filter { $0.value.state == "done" }.keys)
@@ -278,12 +286,13 @@ public struct FaultTorture: Sendable {
         let ids = jobIDs(try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("before"), .vardict([:])]))
         _ = try await harness.ctl(["quit"])
         _ = await agent.exitStatus()
-        let holder = try PeerProcess("/usr/bin/flock", ["--exclusive", harness.databasePath + ".lock", "sleep", "60"])
+        // --close: flock itself holds the lock (not the sleep it runs), so stopping it lets go.
+        let holder = try PeerProcess("/usr/bin/flock", ["--exclusive", "--close", harness.databasePath + ".lock", "sleep", "60"])
         try await eventually("flock holding the lock") { lockHeld(harness.databasePath + ".lock") }
         agent = try await harness.start(waitUntilRunning: false)
         let status = await agent.exitStatus()
         if status != 1 { tally.fail("locked database: agentd exited \(status), expected 1") }
-        if !harness.log.contains("in use") { tally.fail("locked database: the log does not say the database is in use: \(harness.log.suffix(800))") }
+        if !harness.log.contains("in use by process \(holder.pid)") { tally.fail("locked database: the log does not say the database is in use: \(harness.log.suffix(800))") }
         holder.stop()
         agent = try await harness.start()
         let listed = try await Self.jobs(harness)
