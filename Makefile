@@ -4,7 +4,7 @@ BUILD_FLAGS  ?=
 # Swift Testing runs tests in parallel; the package is small enough that two workers fit 2 cores.
 TEST_FLAGS   ?= --parallel --num-workers 2
 
-.PHONY: all setup build run test bench install man clean
+.PHONY: all setup build run test bench torture install man clean
 
 all: build
 
@@ -48,6 +48,20 @@ bench: setup
 		$$($(SWIFT) build -c release --show-bin-path)/quiesce-bench $(BENCH_FLAGS) \
 			--enqueue-baseline .build/bench/enqueue_baseline --dbus-baseline .build/bench/dbus_roundtrip || status=$$?; \
 		scripts/rig.sh stop $(BENCH_RIG); exit $$status
+
+## torture: the reliability suite at full size against the real agentd: 200 SIGKILLs under traffic,
+## faults (prompt server, logind, session bus, NAS, database disk), bad input, another user, 200
+## clients during a quit, a 10-minute soak beside the rest. Loopback only; stops by itself within
+## 14 minutes; writes docs/reliability.md; fails if anything was lost. TORTURE_FLAGS="--quick" runs it small.
+torture: setup
+	@scripts/rig.sh check
+	$(SWIFT) build $(BUILD_FLAGS) --product agentd
+	$(SWIFT) build $(BUILD_FLAGS) --product agentctl
+	$(SWIFT) build $(BUILD_FLAGS) --product quiesce-torture
+	@status=0; timeout --kill-after=10 840 $$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/quiesce-torture $(TORTURE_FLAGS) || status=$$?; \
+		pkill -KILL -f 'quiesce-bus-[A-Za-z0-9]+/bus.conf' 2>/dev/null || true; \
+		[ $$status -ne 124 ] || echo "make torture: stopped after 14 minutes" >&2; \
+		exit $$status
 
 ## install: release binaries, the systemd user unit, the D-Bus service and interface, shell
 ## completions and the man page, under $(DESTDIR)$(PREFIX)

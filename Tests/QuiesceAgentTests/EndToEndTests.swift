@@ -159,57 +159,16 @@ struct EndToEndTests {
         #expect(await first.exitStatus() == 0)
     }
 
-    @Test("bad input gets the named errors and the agent stays up")
-    func badInput() async throws {
+    @Test("ListJobs lists newest first, as the interface says (bad input: ReliabilityTests)")
+    func listJobsOrder() async throws {
         let (_, harness) = try await rig()
         let agent = try await harness.start()
-        func errorName(_ member: String, _ arguments: [DBusValue]) async -> String? {
-            do {
-                _ = try await harness.call(member, arguments)
-                return nil
-            } catch {
-                return error.name.rawValue
-            }
-        }
-        #expect(await errorName("OpenSession", [.uint32(1)]) == "org.freedesktop.DBus.Error.InvalidArgs")
-        #expect(await errorName("Nope", []) == "org.freedesktop.DBus.Error.UnknownMethod")
-        #expect(await errorName("CloseSession", [.string("s-no-such")]) == "io.github.quiesce.Error.NotFound")
-        #expect(await errorName("OpenSession", [.string(""), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
-        #expect(await errorName("OpenSession", [.string(String(repeating: "x", count: 1 << 20)), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
-        #expect(await errorName("OpenSession", [.string("x"), .vardict(["bind": .string("yes")])]) == "io.github.quiesce.Error.InvalidArgument")
-        #expect(await errorName("Enqueue", [.strings(["/etc/hostname"]), .string("../up"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
-        #expect(await errorName("Enqueue", [.strings(["/etc/hostname"]), .string("/abs"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
-        #expect(await errorName("Enqueue", [.strings(["relative"]), .string("x"), .vardict([:])]) == "io.github.quiesce.Error.InvalidArgument")
-        #expect(await errorName("Answer", [.string("force")]) == "io.github.quiesce.Error.NotFound")
         let first = try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("a"), .vardict([:])])
         let second = try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("b"), .vardict([:])])
         let listed = try await harness.call("ListJobs", [.vardict(["state": .string("queued")])]).first?.array?.compactMap { $0.fields?[0].uint64 }
-        #expect(listed == [second, first].compactMap { $0.first?.array?.first?.uint64 }, "newest first, as the interface says")
-        #expect(await errorName("ListJobs", [.vardict(["state": .string("sleeping")])]) == "io.github.quiesce.Error.InvalidArgument")
-        #expect(await errorName("ChangeJob", [.uint64(999), .string("retry")]) == "io.github.quiesce.Error.NotFound")
-        #expect(try await harness.property("State") == .string("running"), "still up after all of it")
-        #expect(agent.isRunning)
+        #expect(listed == [second, first].compactMap { $0.first?.array?.first?.uint64 })
         #expect(try await harness.ctl(["quit"]).status == 0)
-    }
-
-    @Test("a destination that is a symlink out of the NAS root: the job waits with an error, nothing is written outside")
-    func symlinkEscape() async throws {
-        let (_, harness) = try await rig()
-        let nas = harness.home.file("nas")
-        let outside = harness.home.file("outside")
-        try FileManager.default.createDirectory(atPath: nas, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: nas + "/escape", withDestinationPath: outside)
-        let agent = try await harness.start(["--nas-root", nas])
-        let add = try await harness.ctl(["sync", "add", "/etc/hostname", "--to", "escape"])
-        #expect(add.status == 0, "queued: the link is checked when copying, where it is resolved")
-        try await eventually("the job refused with its reason") {
-            let list = try await harness.ctl(["sync", "list", "--json"])
-            return list.output.contains("symbolic link") || list.output.contains("symlink")
-        }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
-        #expect(agent.isRunning)
-        #expect(try await harness.ctl(["quit"]).status == 0)
+        #expect(await agent.exitStatus() == 0)
     }
 
     @Test("status when not running exits 3; quit when not running is success")
