@@ -21,7 +21,8 @@ struct QuiesceTortureCommand {
         let output = value("--output") ?? "docs/reliability.md"
         let only = value("--only")
         func wanted(_ scenario: String) -> Bool { only == nil || only == scenario }
-        let log: @Sendable (String) -> Void = { line in print(line) }
+        // Progress lines as they come (unbuffered), also when the output goes to a file or a pipe.
+        let log: @Sendable (String) -> Void = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         let started = ContinuousClock.now
 
         let soak: Task<Tally, any Error>? =

@@ -68,7 +68,7 @@ struct ReliabilityReport {
             The soak runs the agent for 10 minutes under steady traffic (beside the other scenarios) and compares its \
             resident memory after the warm-up with the end (growth over \(Soak.allowedGrowthKiB / 1024) MiB fails).
 
-            `make test` runs the same scenarios small (tests/QuiesceAgentTests/ReliabilityTests.swift); \
+            `make test` runs the same scenarios small (`Tests/QuiesceAgentTests/ReliabilityTests.swift`); \
             `make torture` runs them at full size. Scenario code: `Tests/Torture/`.
 
             """

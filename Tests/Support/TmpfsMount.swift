@@ -29,7 +29,7 @@ public final class TmpfsMount: @unchecked Sendable {
     /// Changes the mount's options in place (`ro`, `rw`, `size=…`): what a NAS that turns
     /// read-only or gets more room looks like to the agent.
     public func remount(_ options: String) throws {
-        let status = shell("mount -o remount,\(options) '\(path)'")
+        let status = shell("mount -o remount,\(options) '\(path)' 2>/dev/null")
         guard status == 0 else { throw MountFailed(message: "remounting \(path) with \(options) failed (status \(status))") }
     }
 
