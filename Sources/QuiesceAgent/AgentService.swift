@@ -32,6 +32,9 @@ public final class AgentService: Component, Sendable {
     private let jobCountRefresh = Mutex<(running: Bool, dirty: Bool)>((false, false))
     /// Connections that asked to answer the prompt (`Quit` with `interactive`).
     private let terminals = Mutex<Set<String>>([])
+    /// Set once the service has stopped: the object stays on the bus until the connection closes,
+    /// answering ShuttingDown, so a call already on its way never meets "no object at …".
+    private let stopped = Mutex(false)
     private let ownUID = getuid()
 
     /// Longest label a session may have, in bytes; longer ones are refused.
@@ -68,9 +71,12 @@ public final class AgentService: Component, Sendable {
         }
     }
 
+    /// Gives up the name first (new calls find no agent, and `agentctl quit` sees it go), then
+    /// refuses what still arrives. The object is not unexported: a call routed to us before the
+    /// name went would otherwise get UnknownObject, which says nothing useful.
     public func stop() async throws {
-        connection.unexport(path: AgentInterface.path)
         try? await connection.releaseName(AgentInterface.busName)
+        stopped.withLock { $0 = true }
     }
 
     /// A client left the bus: forget it, and end what it held.
@@ -107,13 +113,14 @@ public final class AgentService: Component, Sendable {
         DBusMethod(name, in: inSignature, out: outSignature) { call in
             do {
                 try await self.checkCaller(call.sender)
+                if self.stopped.withLock({ $0 }) { throw Self.closed }
                 return try await body(call)
             } catch let error as AgentError {
                 throw error.dbusError
             } catch let error as DBusError {
                 throw error
             } catch is GateClosed {
-                throw AgentError.shuttingDown("the agent is shutting down and takes no new work; try again once it has restarted").dbusError
+                throw Self.closed.dbusError
             } catch let error as StoreError {
                 throw Self.translate(error).dbusError
             } catch {
@@ -139,6 +146,7 @@ public final class AgentService: Component, Sendable {
         return credentials
     }
 
+    private static let closed = AgentError.shuttingDown("the agent is shutting down and takes no new work; try again once it has restarted")
     private static let denied = AgentError.accessDenied("this agent belongs to another user; only its own user may call it")
 
     static func translate(_ error: StoreError) -> AgentError {

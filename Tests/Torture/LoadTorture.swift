@@ -91,7 +91,7 @@ public struct LoadTorture: Sendable {
         if !open.isEmpty { tally.fail("\(open.count) sessions still open in the database after a clean quit") }
         tally.figures = [
             "\(admitted) sessions admitted, \(honoured) honoured, \(late) admitted after the drain began",
-            "\(refused) opens refused with ShuttingDown",
+            "\(refused) opens refused (ShuttingDown, or the agent already gone)",
             "\(ledger.jobCount) jobs acknowledged, all present",
         ]
         return tally
@@ -115,7 +115,8 @@ public struct LoadTorture: Sendable {
                 id = opened
                 log.admitted += 1
                 if let answered = quitAnswered.time.withLock({ $0 }), sent > answered { log.admittedLate += 1 }
-            } catch let error where error.name.rawValue == "io.github.quiesce.Error.ShuttingDown" {
+            } catch let error where error.name.rawValue == "io.github.quiesce.Error.ShuttingDown" || error.agentGone {
+                // Refused, or the agent has already gone (it released its name): not admitted either way.
                 log.refused += 1
                 return log
             } catch {
