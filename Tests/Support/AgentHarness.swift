@@ -63,17 +63,36 @@ public final class AgentHarness: @unchecked Sendable {
 
     /// Calls a method of the agent.
     public func call(_ member: String, _ arguments: [DBusValue] = [], signature: String? = nil) async throws(DBusError) -> [DBusValue] {
-        let message = try DBusMessage.methodCall(
-            destination: Self.busName, path: Self.path, interface: Self.busName, member: member, arguments: arguments)
-        return try await control.call(message, timeout: .seconds(10)).arguments()
+        try await control.callAgent(member, arguments, timeout: .seconds(10))
     }
 
     /// One property of the agent.
     public func property(_ name: String) async throws -> DBusValue? {
+        try await control.agentProperty(name)
+    }
+
+    /// Whether no job waits and none is being copied (by the agent's properties).
+    public func queueSettled() async throws -> Bool {
+        let queued = try await property("QueuedJobs")
+        let inFlight = try await property("InFlightJobs")
+        return queued == .uint32(0) && inFlight == .uint32(0)
+    }
+}
+
+extension BusConnection {
+    /// Calls a method of the agent (`io.github.quiesce.Agent1`) from this connection.
+    public func callAgent(_ member: String, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(20)) async throws(DBusError) -> [DBusValue] {
         let message = try DBusMessage.methodCall(
-            destination: Self.busName, path: Self.path, interface: "org.freedesktop.DBus.Properties", member: "Get",
-            arguments: [.string(Self.busName), .string(name)])
-        return try await control.call(message, timeout: .seconds(10)).arguments().first?.unwrapped
+            destination: AgentHarness.busName, path: AgentHarness.path, interface: AgentHarness.busName, member: member, arguments: arguments)
+        return try await call(message, timeout: timeout).arguments()
+    }
+
+    /// One property of the agent.
+    public func agentProperty(_ name: String) async throws(DBusError) -> DBusValue? {
+        let message = try DBusMessage.methodCall(
+            destination: AgentHarness.busName, path: AgentHarness.path, interface: "org.freedesktop.DBus.Properties", member: "Get",
+            arguments: [.string(AgentHarness.busName), .string(name)])
+        return try await call(message, timeout: .seconds(10)).arguments().first?.unwrapped
     }
 }
 

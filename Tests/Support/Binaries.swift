@@ -41,10 +41,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Sends `signal` after `delay`, timed by a dispatch timer: precise whatever the Swift thread
     /// pool is busy with.
     public func kill(after delay: Duration, _ signal: Int32 = SIGKILL) {
-        let microseconds = Int(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
-        DispatchQueue(label: "io.github.quiesce.test.kill").asyncAfter(deadline: .now() + .microseconds(microseconds)) {
-            self.kill(signal)
-        }
+        onDispatchTimer(after: delay) { self.kill(signal) }
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -86,4 +83,11 @@ public final class ChildProcess: @unchecked Sendable {
         lock.unlock()
         return process.terminationStatus
     }
+}
+
+/// Runs `body` after `delay` on a dispatch timer: on time whatever the Swift thread pool is busy
+/// with (the crash tests' kills must land where they were aimed).
+func onDispatchTimer(after delay: Duration, _ body: @escaping @Sendable () -> Void) {
+    let microseconds = Int(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
+    DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(microseconds), execute: body)
 }

@@ -84,8 +84,7 @@ public final class PeerProcess: Sendable {
     /// Sends `signal` after `delay`, timed by a dispatch timer (precise whatever the Swift thread
     /// pool is busy with); not if the process has been reaped by then.
     public func signal(_ signal: Int32, after delay: Duration) {
-        let microseconds = Int(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(microseconds)) {
+        onDispatchTimer(after: delay) {
             self.status.withLock { status in
                 if status == nil { kill(self.pid, signal) }
             }
