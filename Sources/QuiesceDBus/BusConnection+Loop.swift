@@ -25,9 +25,9 @@ extension BusConnection {
 
     /// Runs on the queue, once, right after connecting.
     func installLoop() {
-        poller = WatchPoller(
+        poller.start(WatchPoller.Handlers(
             watchReady: { [self] watch, flags in queue.sync { handleReady(watch, flags) } },
-            timeoutDue: { [self] timeout in queue.sync { handleDue(timeout) } })
+            timeoutDue: { [self] timeout in queue.sync { handleDue(timeout) } }))
         let addWatch: DBusAddWatchFunction = { watch, data in
             guard let watch else { return 0 }
             BusConnection.connection(data).addWatch(watch)
@@ -96,7 +96,7 @@ extension BusConnection {
 
     private func removeWatch(_ watch: OpaquePointer) {
         watches.remove(UInt(bitPattern: watch))
-        poller?.removeWatch(UInt(bitPattern: watch))
+        poller.removeWatch(UInt(bitPattern: watch))
     }
 
     private func toggleWatch(_ watch: OpaquePointer) {
@@ -104,7 +104,7 @@ extension BusConnection {
     }
 
     private func updateWatch(_ watch: OpaquePointer) {
-        poller?.set(WatchPoller.Watch(
+        poller.set(WatchPoller.Watch(
             key: UInt(bitPattern: watch), descriptor: dbus_watch_get_unix_fd(watch), flags: dbus_watch_get_flags(watch),
             enabled: dbus_watch_get_enabled(watch) != 0))
     }
@@ -128,13 +128,13 @@ extension BusConnection {
             return
         }
         timeouts.insert(key)
-        poller?.setTimeout(key, interval: .milliseconds(Int(dbus_timeout_get_interval(timeout))))
+        poller.setTimeout(key, interval: .milliseconds(Int(dbus_timeout_get_interval(timeout))))
     }
 
     private func removeTimeout(_ timeout: OpaquePointer) {
         let key = UInt(bitPattern: timeout)
         timeouts.remove(key)
-        poller?.removeTimeout(key)
+        poller.removeTimeout(key)
     }
 
     /// On the queue: a timeout is due (a call's reply is late, say). Same care as for watches.
@@ -191,8 +191,7 @@ extension BusConnection {
         dbus_connection_set_dispatch_status_function(raw, nil, nil, nil)
         watches = []
         timeouts = []
-        poller?.stop()
-        poller = nil
+        poller.stop()
         for subscription in subscriptions.values { subscription.continuation.finish() }
         subscriptions = [:]
         objects = [:]
