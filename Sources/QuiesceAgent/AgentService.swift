@@ -71,12 +71,16 @@ public final class AgentService: Component, Sendable {
         }
     }
 
-    /// Gives up the name first (new calls find no agent, and `agentctl quit` sees it go), then
-    /// refuses what still arrives. The object is not unexported: a call routed to us before the
-    /// name went would otherwise get UnknownObject, which says nothing useful.
+    /// Refuses what still arrives, gives up the name (new calls find no agent, and `agentctl quit`
+    /// sees it go), and waits until every call already taken in has its reply on its way — the
+    /// `Quit` that started all this among them: the process must not exit before answering it.
+    /// The object is not unexported: a call routed to us before the name went would otherwise get
+    /// UnknownObject, which says nothing useful. The release is not waited for: the bus handles it
+    /// before the connection's closing, whatever its answer.
     public func stop() async throws {
-        try? await connection.releaseName(AgentInterface.busName)
         stopped.withLock { $0 = true }
+        try? connection.releaseNameWithoutReply(AgentInterface.busName)
+        await connection.handlersFinished()
     }
 
     /// A client left the bus: forget it, and end what it held.

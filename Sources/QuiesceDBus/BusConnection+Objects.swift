@@ -16,6 +16,13 @@ extension BusConnection {
         try? sync { () throws(DBusError) in objects[path] = nil }
     }
 
+    /// Returns once no method handler is running: every call taken in so far has been answered,
+    /// its reply handed to libdbus (and written, at the latest, when the connection closes). For a
+    /// service on its way out: refuse new calls first, then wait here, then close.
+    public func handlersFinished() async {
+        await handlers.finished()
+    }
+
     /// Emits `PropertiesChanged` for `interface` at `path`.
     public func emitPropertiesChanged(path: String, interface: String, changed: [String: DBusValue], invalidated: [String] = []) throws(DBusError) {
         let signal = try DBusMessage.signal(
@@ -39,7 +46,9 @@ extension BusConnection {
             return
         }
         guard case .handler(let run) = answer else { return }
+        handlers.begin()
         Task {
+            defer { self.handlers.end() }
             let reply: DBusMessage?
             do {
                 let values = try await run()

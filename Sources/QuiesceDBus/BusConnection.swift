@@ -25,6 +25,8 @@ public final class BusConnection: @unchecked Sendable {
 
     /// The thread that waits for the socket; started right after connecting, stopped by ``close()``.
     let poller = WatchPoller()
+    /// Our method handlers running now (see ``handlersFinished()``).
+    let handlers = HandlersInProgress()
 
     // Confined to `queue`.
     /// The libdbus watches registered now (as numbers, see ``WatchPoller``).

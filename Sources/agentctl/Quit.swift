@@ -141,12 +141,14 @@ private struct Display {
         var line: String
         switch phase {
         case "prompting":
-            line = "\(sessions + copies) operation(s) still running. Force quit anyway?"
+            line = "\(counted(sessions + copies, "operation", "operations")) still running. Force quit anyway?"
             if terminal { line += " [f]orce / [w]ait" }
         case "stopping", "stopped":
             line = "stopping…"
         default:
-            line = "waiting for \(sessions) session(s) and \(copies) copy(ies)"
+            // Nothing to wait for: the agent is about to stop, and says so next.
+            guard sessions + copies > 0 else { return }
+            line = "waiting for \(counted(sessions, "session", "sessions")) and \(counted(copies, "copy", "copies"))"
             if !running.isEmpty { line += " (\(running.prefix(3).joined(separator: ", "))\(running.count > 3 ? ", …" : ""))" }
             if let deadline = state["Deadline"]?.int64, deadline > 0 {
                 line += "; \(max(0, (deadline - nowMilliseconds() + 999) / 1000)) s left"
@@ -159,6 +161,10 @@ private struct Display {
         } else {
             print(line)
         }
+    }
+
+    private func counted(_ count: UInt32, _ one: String, _ many: String) -> String {
+        "\(count) \(count == 1 ? one : many)"
     }
 
     func finish(_ message: String) {

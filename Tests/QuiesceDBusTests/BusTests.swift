@@ -132,6 +132,34 @@ struct BusTests {
         #expect(throws: DBusError.self) { _ = try DBusMessage.methodCall(destination: nil, path: "/a", interface: nil, member: "M", arguments: [.objectPath("bad path")]) }
     }
 
+    @Test("handlersFinished waits for a handler still computing its reply, so closing right after loses no answer")
+    func handlersFinishedBeforeClose() async throws {
+        let bus = try PrivateBus()
+        let server = try await BusConnection.open(address: bus.address)
+        let entered = Recorder()
+        try server.export(ExportedObject(
+            path: "/slow", interfaces: [DBusInterface("io.github.quiesce.Test.Slow", methods: [
+                DBusMethod("Later", out: "s") { _ in
+                    entered.mark()
+                    try await Task.sleep(for: .milliseconds(300))
+                    return [.string("answered")]
+                }
+            ])], introspectionXML: "<node/>"))
+        let client = try await BusConnection.open(address: bus.address)
+        defer { client.close() }
+        let call = Task {
+            try await client.call(try DBusMessage.methodCall(
+                destination: server.uniqueName, path: "/slow", interface: "io.github.quiesce.Test.Slow", member: "Later"))
+        }
+        try await eventually("the handler running") { entered.marked }
+        await server.handlersFinished()
+        // Closed the moment the handlers are done: the reply must already be on its way.
+        server.close()
+        #expect(try await call.value.arguments() == [.string("answered")])
+        // With nothing running it returns at once.
+        await server.handlersFinished()
+    }
+
     /// Something that happened, from any thread.
     final class Recorder: @unchecked Sendable {
         private let lock = NSLock()
