@@ -54,8 +54,16 @@ public enum Agent {
         let system = try? await BusConnection.system(environment: environment)
         defer { system?.close() }
 
+        let stateDirectory = (configuration.storePath as NSString).deletingLastPathComponent
         let worker = SyncWorker(
-            store: store, nasRoot: configuration.nasRoot, concurrency: configuration.syncConcurrency, claims: claims, logger: logger)
+            store: store, nasRoot: configuration.nasRoot, concurrency: configuration.syncConcurrency, claims: claims,
+            requireMount: configuration.requireMount, localDirectory: stateDirectory, logger: logger)
+        if let root = configuration.nasRoot, !configuration.requireMount, NASRoot(path: root).sharesFilesystem(with: stateDirectory) {
+            logger.notice("""
+                sync.nas_root \(root) is on the same filesystem as the agent's database: if it is a mount point, copies made \
+                while the NAS is not mounted go to the local disk. Set sync.require_mount: true to have them wait for the mount.
+                """)
+        }
         let terminal = ExternalPrompt(name: "terminal")
         let board = StatusBoard(connection: session)
         let service = AgentService(
@@ -94,6 +102,9 @@ public enum Agent {
             },
             Task {
                 for await snapshot in sessionChanges { board.update { $0.activeSessions = snapshot.count } }
+            },
+            Task {
+                for await _ in worker.waitingChanges { service.readJobCounts() }
             },
             Task {
                 for await snapshot in syncChanges {

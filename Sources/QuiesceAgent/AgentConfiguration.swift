@@ -12,14 +12,21 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var shutdown: ShutdownConfiguration
     /// The NAS mount to copy into; until it is set, jobs queue and wait.
     public var nasRoot: String?
+    /// Copy only while the NAS root is mounted (on a filesystem other than `/` and the state
+    /// directory's), so an empty mount point never receives copies meant for the NAS.
+    public var requireMount: Bool
     /// Copies at once.
     public var syncConcurrency: Int
     /// The SQLite database.
     public var storePath: String
 
-    public init(shutdown: ShutdownConfiguration = ShutdownConfiguration(), nasRoot: String? = nil, syncConcurrency: Int = 2, storePath: String) {
+    public init(
+        shutdown: ShutdownConfiguration = ShutdownConfiguration(), nasRoot: String? = nil, requireMount: Bool = false, syncConcurrency: Int = 2,
+        storePath: String
+    ) {
         self.shutdown = shutdown
         self.nasRoot = nasRoot
+        self.requireMount = requireMount
         self.syncConcurrency = syncConcurrency
         self.storePath = storePath
     }
@@ -35,10 +42,11 @@ public struct AgentConfiguration: Sendable, Hashable {
         public static let afterWait = Key(name: "shutdown.after_wait", flag: "after-wait")
         public static let stopTimeout = Key(name: "shutdown.stop_timeout", flag: "stop-timeout")
         public static let nasRoot = Key(name: "sync.nas_root", flag: "nas-root")
+        public static let requireMount = Key(name: "sync.require_mount", flag: "require-mount")
         public static let syncConcurrency = Key(name: "sync.concurrency", flag: "sync-concurrency")
         public static let storePath = Key(name: "store.path", flag: "db")
 
-        public static let all: [Key] = [quitTimeout, sigtermTimeout, afterWait, stopTimeout, nasRoot, syncConcurrency, storePath]
+        public static let all: [Key] = [quitTimeout, sigtermTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath]
     }
 
     /// Reads the configuration.
@@ -85,6 +93,13 @@ public struct AgentConfiguration: Sendable, Hashable {
                 throw ConfigurationError(key: Key.nasRoot.name, value: value, expected: "an absolute path to the mounted NAS directory")
             }
             configuration.nasRoot = value
+        }
+        if let value = text(.requireMount) {
+            switch value.lowercased() {
+            case "true", "yes", "on", "1": configuration.requireMount = true
+            case "false", "no", "off", "0": configuration.requireMount = false
+            default: throw ConfigurationError(key: Key.requireMount.name, value: value, expected: "true or false")
+            }
         }
         if let value = text(.syncConcurrency) {
             guard let count = Int(value), (1...64).contains(count) else {

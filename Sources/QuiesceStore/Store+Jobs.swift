@@ -92,6 +92,16 @@ extension Store {
             values: [.integer(now()), .integer(id), .text(instance)])
     }
 
+    /// Puts an in-flight job back in the queue with the reason it could not run, counting no
+    /// attempt: the NAS root went away under it, which is the NAS's state, not the job's. (Counted,
+    /// a weekend away from the NAS would turn every queued job into a failed one.)
+    public func postpone(id: Int64, reason: String) throws(StoreError) {
+        try updateInFlight(
+            id: id,
+            sql: "UPDATE jobs SET state = 'queued', last_error = ?, lease_owner = NULL, updated_at = ? WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
+            values: [.text(reason), .integer(now()), .integer(id), .text(instance)])
+    }
+
     /// At start: jobs left in flight by an earlier run (it crashed or was killed) go back to the
     /// queue. Returns them, so their partial files can be removed.
     public func recoverInterruptedJobs() throws(StoreError) -> [JobRecord] {

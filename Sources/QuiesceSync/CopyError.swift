@@ -7,6 +7,8 @@ public enum CopyError: Error, Sendable, Hashable, CustomStringConvertible {
     case nasRootNotConfigured
     /// The NAS root does not exist or is not a directory (not mounted?).
     case nasRootUnavailable(path: String, reason: String)
+    /// The NAS root is on the local disk (`sync.require_mount`): nothing is mounted there.
+    case nasRootNotMounted(path: String, sameAs: String)
     /// The NAS root or a directory in it refuses writes.
     case nasReadOnly(path: String, reason: String)
     /// The disk holding the NAS root is full (or over quota).
@@ -43,7 +45,9 @@ public enum CopyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .nasRootNotConfigured:
             "no NAS root is configured; set sync.nas_root (or QUIESCE_SYNC_NAS_ROOT) and the queue will start"
         case .nasRootUnavailable(let path, let reason):
-            "the NAS root \(path) is not available (\(reason)); is the NAS mounted? The job will be retried"
+            "the NAS root \(path) is not available (\(reason)); is the NAS mounted? Queued copies start when it is back"
+        case .nasRootNotMounted(let path, let local):
+            "the NAS root \(path) is not mounted (it is on the same filesystem as \(local), and sync.require_mount is on); mount the NAS and the queued copies start"
         case .nasReadOnly(let path, let reason):
             "cannot write into \(path) on the NAS (\(reason)); the job will be retried"
         case .noSpace(let path):

@@ -24,6 +24,38 @@ public struct NASRoot: Sendable {
         return fd
     }
 
+    /// Why copies cannot go into the root now, or nil when they can: it is missing, not a
+    /// directory, or — with `requireMount` — on the same filesystem as `/` or as `localDirectory`
+    /// (the agent's own state), which is what an empty mount point with nothing mounted on it looks
+    /// like. Without that check such a copy would land on the local disk and look done.
+    func unavailability(requireMount: Bool, localDirectory: String?) -> CopyError? {
+        let fd: Int32
+        do {
+            fd = try openRoot()
+        } catch {
+            return error
+        }
+        defer { close(fd) }
+        guard requireMount else { return nil }
+        var root = stat()
+        guard fstat(fd, &root) == 0 else { return .nasRootUnavailable(path: path, reason: describe(errno)) }
+        for local in ["/", localDirectory].compactMap({ $0 }) {
+            var info = stat()
+            if stat(local, &info) == 0, info.st_dev == root.st_dev {
+                return .nasRootNotMounted(path: path, sameAs: local)
+            }
+        }
+        return nil
+    }
+
+    /// Whether the root lies on the same filesystem as `localDirectory`: worth a word at start,
+    /// since an unmounted mount point looks just like that.
+    public func sharesFilesystem(with localDirectory: String) -> Bool {
+        var root = stat()
+        var local = stat()
+        return stat(path, &root) == 0 && stat(localDirectory, &local) == 0 && root.st_dev == local.st_dev
+    }
+
     /// Opens the directory `destination` (relative to the root), creating missing directories
     /// when `create` is set. The caller closes the descriptor.
     /// - Throws: ``CopyError/escapesRoot(destination:component:reason:)`` for `..`, absolute

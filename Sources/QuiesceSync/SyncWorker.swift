@@ -11,7 +11,9 @@ import Synchronization
 ///   claimed is already counted.
 /// - ``inFlight`` is its work source for the coordinator: it signals every change, so a quit
 ///   proceeds the moment the last copy ends.
-/// - Waits without polling: an enqueue (``wake()``) or the earliest retry time wakes it.
+/// - Waits without polling: an enqueue (``wake()``) or the earliest retry time wakes it. Only
+///   while jobs wait for a NAS root that is missing (or, with `requireMount`, not mounted) does it
+///   look again, every `rootRecheck` (10 s); those jobs stay queued and count no attempt.
 /// - Stopping aborts copies still running (after a force); their jobs return to the queue as they
 ///   were and their partial files are removed.
 ///
@@ -26,6 +28,7 @@ public final class SyncWorker: Component, Sendable {
         var nasRoot: String?
         var retry: RetryPolicy
     }
+
 
     private struct RunState {
         var loops: [Task<Void, Never>] = []
@@ -42,6 +45,15 @@ public final class SyncWorker: Component, Sendable {
     private let run = Mutex(RunState())
     private let wakeup = Wakeup()
     private let copies = DispatchQueue(label: "io.github.quiesce.sync.copy", attributes: .concurrent)
+    private let requireMount: Bool
+    /// How often jobs waiting for the NAS root look for it again.
+    private let rootRecheck: Duration
+    private let localDirectory: String?
+    /// Why the NAS root cannot take copies now (nil: it can).
+    private let rootProblem = Mutex<CopyError?>(nil)
+    private let waitingFeed: AsyncStream<Void>.Continuation
+    /// Yields whenever ``waitingReason`` may have changed (the NAS root went or came back).
+    public let waitingChanges: AsyncStream<Void>
 
     /// - Parameters:
     ///   - store: the queue.
@@ -50,10 +62,19 @@ public final class SyncWorker: Component, Sendable {
     ///   - claims: the coordinator's claim gate (`Gate(name: "claims", open: true)` standalone).
     ///   - retry: backoff after failures.
     ///   - retention: how long done and cancelled jobs are kept before pruning.
+    ///   - requireMount: copy only while the NAS root is on a filesystem of its own, neither `/`'s
+    ///     nor `localDirectory`'s (`sync.require_mount`).
+    ///   - localDirectory: the agent's own state directory, on the local disk.
+    ///   - rootRecheck: how often jobs waiting for a missing or unmounted root look for it again.
     public init(
         store: Store, nasRoot: String?, concurrency: Int = 2, claims: Gate, retry: RetryPolicy = RetryPolicy(),
-        retention: Duration = .seconds(7 * 24 * 3600), logger: Logger
+        retention: Duration = .seconds(7 * 24 * 3600), requireMount: Bool = false, localDirectory: String? = nil,
+        rootRecheck: Duration = .seconds(10), logger: Logger
     ) {
+        self.requireMount = requireMount
+        self.rootRecheck = rootRecheck
+        self.localDirectory = localDirectory
+        (waitingChanges, waitingFeed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.store = store
         self.claims = claims
         self.concurrency = max(1, concurrency)
@@ -62,15 +83,40 @@ public final class SyncWorker: Component, Sendable {
         self.settings = Mutex(Settings(nasRoot: nasRoot, retry: retry))
     }
 
-    /// Why queued jobs are not moving, when the reason is the configuration.
+    /// Why queued jobs are not moving, when the reason is the configuration or the NAS root.
     public var waitingReason: String? {
-        settings.withLock { $0.nasRoot == nil } ? CopyError.nasRootNotConfigured.description : nil
+        if settings.withLock({ $0.nasRoot == nil }) { return CopyError.nasRootNotConfigured.description }
+        return rootProblem.withLock { $0?.description }
     }
 
     /// Changes the NAS root (a configuration reload); `nil` pauses copying.
     public func setNASRoot(_ path: String?) {
         settings.withLock { $0.nasRoot = path }
+        noteRoot(nil)
         wake()
+    }
+
+    /// Records whether the root can take copies, saying so in the log and to ``waitingChanges``
+    /// when that changes.
+    private func noteRoot(_ problem: CopyError?) {
+        let previous = rootProblem.withLock { state in
+            defer { state = problem }
+            return state
+        }
+        guard previous != problem else { return }
+        if let problem {
+            logger.warning("sync jobs wait: \(problem)")
+        } else if previous != nil {
+            logger.notice("the NAS root is back; copying resumes")
+        }
+        waitingFeed.yield()
+    }
+
+    /// The root's state now, recorded.
+    private func checkRoot(_ root: String) -> CopyError? {
+        let problem = NASRoot(path: root).unavailability(requireMount: requireMount, localDirectory: localDirectory)
+        noteRoot(problem)
+        return problem
     }
 
     /// Changes the retry policy (a configuration reload).
@@ -128,6 +174,12 @@ public final class SyncWorker: Component, Sendable {
                 await wakeup.wait(after: seen, timeout: nil)
                 continue
             }
+            if checkRoot(root) != nil {
+                // Nothing is claimed, so no job counts an attempt. Look again while jobs wait
+                // (an enqueue or a reload wakes us sooner); with none queued, only a wake does.
+                await wakeup.wait(after: seen, timeout: timeUntilNextAttempt().map { max($0, rootRecheck) })
+                continue
+            }
             let claimed: (JobRecord, WorkCounter.Token)?
             do {
                 claimed = try claims.admit { () throws -> (JobRecord, WorkCounter.Token)? in
@@ -171,11 +223,11 @@ public final class SyncWorker: Component, Sendable {
             }
         }
         run.withLock { _ = $0.aborts.removeValue(forKey: job.id) }
-        record(result, for: job)
+        record(result, for: job, root: root)
     }
 
     /// Writes the outcome of a copy to the queue before the job stops counting as in flight.
-    private func record(_ result: Result<CopyResult, CopyError>, for job: JobRecord) {
+    private func record(_ result: Result<CopyResult, CopyError>, for job: JobRecord, root: String) {
         do {
             switch result {
             case .success(let copied):
@@ -184,6 +236,11 @@ public final class SyncWorker: Component, Sendable {
             case .failure(.aborted):
                 try store.requeue(id: job.id)
                 logger.notice("copy of \(job.source) stopped; job \(job.id) is back in the queue")
+            case .failure(let error) where checkRoot(root) != nil:
+                // The root went away under the copy: the job waits with the others, uncounted.
+                // (Only when the root is really gone: otherwise a retry at once could spin.)
+                try store.postpone(id: job.id, reason: error.description)
+                logger.notice("copy of \(job.source) stopped, the NAS root went away; job \(job.id) waits for it")
             case .failure(let error):
                 let policy = settings.withLock { $0.retry }
                 let updated = try store.recordFailure(id: job.id, error: error.description, retryable: error.isRetryable, policy: policy)

@@ -47,6 +47,9 @@ struct AgentDaemon: AsyncParsableCommand {
     @Option(name: .customLong("nas-root"), help: ArgumentHelp("The mounted NAS directory to copy into (sync.nas_root).", valueName: "dir"))
     var nasRoot: String?
 
+    @Flag(name: .customLong("require-mount"), help: "Copy only while the NAS root is mounted (sync.require_mount; off by default).")
+    var requireMount = false
+
     @Option(name: .customLong("sync-concurrency"), help: ArgumentHelp("Copies at once (sync.concurrency, default 2).", valueName: "n"))
     var syncConcurrency: String?
 
@@ -74,6 +77,7 @@ struct AgentDaemon: AsyncParsableCommand {
         flags[.stopTimeout] = stopTimeout
         flags[.nasRoot] = nasRoot
         flags[.syncConcurrency] = syncConcurrency
+        if requireMount { flags[.requireMount] = "true" }
         flags[.storePath] = database
         let file = configFile
         let read: @Sendable () async throws -> AgentConfiguration = { [flags] in try await AgentConfiguration.load(flags: flags, file: file) }

@@ -48,8 +48,9 @@ struct ReliabilityReport {
             and restarted: the agent's delay lock is in logind's `ListInhibitors` each time. The session bus killed \
             during copies: the agent exits within its hard deadline (4 s), the database is whole, and the next start \
             completes every copy. The NAS root full (tmpfs), remounted read-only, or removed mid-copy: jobs stay queued \
-            with the reason, none is given up, no partial file stays, and the agent's own retries complete every copy \
-            once the NAS is back. The database locked by another process at start: exit 1 saying it is in use, and the \
+            with the reason (in the job for a full or read-only NAS; in `SyncWaiting` for a root that is gone, which \
+            the agent waits for without counting attempts), none is given up, no partial file stays, and the agent's \
+            own retries complete every copy once the NAS is back. The database locked by another process at start: exit 1 saying it is in use, and the \
             queue is intact once it is free. The database's disk full (tmpfs): `StorageFailed` saying so, the agent \
             stays up, nothing acknowledged is lost, and it carries on once there is room.
             - **Bad input** — every method with wrong signatures, empty and 1 MiB strings, unknown ids, destinations \

@@ -19,6 +19,7 @@ struct ConfigurationTests {
         #expect(configuration.shutdown.afterWait == .reprompt)
         #expect(configuration.shutdown.stopTimeout == .seconds(2))
         #expect(configuration.nasRoot == nil)
+        #expect(configuration.requireMount == false)
         #expect(configuration.syncConcurrency == 2)
         #expect(configuration.storePath == home.path + "/.local/state/quiesce/agent.db")
     }
@@ -34,6 +35,7 @@ struct ConfigurationTests {
               after_wait: force
             sync:
               nas_root: /mnt/nas
+              require_mount: true
               concurrency: 4
             """.write(toFile: file, atomically: true, encoding: .utf8)
         let fromFile = try await AgentConfiguration.load(environment: environment)
@@ -41,14 +43,17 @@ struct ConfigurationTests {
         #expect(fromFile.shutdown.sigtermTimeout == .milliseconds(2500))
         #expect(fromFile.shutdown.afterWait == .force)
         #expect(fromFile.nasRoot == "/mnt/nas")
+        #expect(fromFile.requireMount == true)
         #expect(fromFile.syncConcurrency == 4)
 
         var withEnvironment = environment
         withEnvironment["QUIESCE_SHUTDOWN_QUIT_TIMEOUT"] = "45"
         withEnvironment["QUIESCE_SYNC_NAS_ROOT"] = "/mnt/other"
+        withEnvironment["QUIESCE_SYNC_REQUIRE_MOUNT"] = "no"
         let fromEnvironment = try await AgentConfiguration.load(environment: withEnvironment)
         #expect(fromEnvironment.shutdown.quitTimeout == .seconds(45))
         #expect(fromEnvironment.nasRoot == "/mnt/other")
+        #expect(fromEnvironment.requireMount == false)
         #expect(fromEnvironment.syncConcurrency == 4, "what the environment does not set still comes from the file")
 
         let fromFlags = try await AgentConfiguration.load(flags: [.quitTimeout: "10", .storePath: "/tmp/x.db"], environment: withEnvironment)
@@ -64,6 +69,7 @@ struct ConfigurationTests {
             ([.afterWait: "maybe"], "shutdown.after_wait"),
             ([.syncConcurrency: "0"], "sync.concurrency"),
             ([.nasRoot: "relative/dir"], "sync.nas_root"),
+            ([.requireMount: "sometimes"], "sync.require_mount"),
             ([.storePath: "agent.db"], "store.path"),
         ]
         for (flags, key) in cases {

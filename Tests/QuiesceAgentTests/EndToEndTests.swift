@@ -159,6 +159,37 @@ struct EndToEndTests {
         #expect(await first.exitStatus() == 0)
     }
 
+    @Test("--require-mount: an empty mount point gets nothing and status says why; once mounted, the queue copies", .enabled(if: canMount))
+    func requireMount() async throws {
+        let (_, harness) = try await rig()
+        let mountPoint = harness.home.file("nas")
+        mkdir(mountPoint, 0o755)
+        let agent = try await harness.start(["--nas-root", mountPoint, "--require-mount"])
+        #expect(harness.log.contains("sync.nas_root") == false, "no hint about the local disk when require_mount is on")
+        let source = harness.home.file("take-1.wav")
+        try Data("audio".utf8).write(to: URL(fileURLWithPath: source))
+        _ = try await harness.call("Enqueue", [.strings([source]), .string("takes"), .vardict([:])])
+        try await eventually("status saying the NAS is not mounted") {
+            try await harness.property("SyncWaiting")?.string?.contains("is not mounted") == true
+        }
+        let status = try await harness.ctl(["status"])
+        #expect(status.output.contains("is not mounted"), "\(status.output)")
+        #expect(allFiles(under: mountPoint).isEmpty, "nothing written to the local disk")
+
+        let mount = try TmpfsMount(kilobytes: 1024, at: mountPoint)
+        // The worker looks again every 10 s; an enqueue wakes it at once.
+        let second = harness.home.file("take-2.wav")
+        try Data("more audio".utf8).write(to: URL(fileURLWithPath: second))
+        _ = try await harness.call("Enqueue", [.strings([second]), .string("takes"), .vardict([:])])
+        try await eventually("both copied onto the mounted NAS") {
+            (try? String(contentsOfFile: mount.path + "/takes/take-1.wav", encoding: .utf8)) == "audio"
+                && (try? String(contentsOfFile: mount.path + "/takes/take-2.wav", encoding: .utf8)) == "more audio"
+        }
+        try await eventually("status clear again") { try await harness.property("SyncWaiting") == .string("") }
+        _ = try await harness.ctl(["quit"])
+        #expect(await agent.exitStatus() == 0, "\(harness.log)")
+    }
+
     @Test("ListJobs lists newest first, as the interface says (bad input: ReliabilityTests)")
     func listJobsOrder() async throws {
         let (_, harness) = try await rig()

@@ -59,21 +59,53 @@ struct WorkerTests {
         try await worker.stop()
     }
 
-    @Test("a missing NAS root keeps the job queued with its error and a retry time")
-    func missingRootIsRetried() async throws {
+    @Test("a missing NAS root: jobs stay queued without counting attempts, the worker says why, and copying starts when it appears")
+    func missingRootWaits() async throws {
         let store = try Store(path: temp.file("agent.db"))
+        let root = temp.file("unmounted")
         let worker = SyncWorker(
-            store: store, nasRoot: temp.file("unmounted"), claims: Gate(name: "claims", open: true),
-            retry: RetryPolicy(base: .seconds(60)), logger: logger)
+            store: store, nasRoot: root, claims: Gate(name: "claims", open: true), rootRecheck: .milliseconds(50), logger: logger)
+        var changes = worker.waitingChanges.makeAsyncIterator()
         try await worker.start()
-        let id = try store.enqueue(sources: makeSources(1), destination: "")[0]
+        let ids = try store.enqueue(sources: makeSources(3), destination: "")
         worker.wake()
-        try await eventually("the failed attempt recorded") { try store.job(id: id).attempts == 1 }
-        let job = try store.job(id: id)
-        #expect(job.state == .queued)
-        #expect(job.lastError?.contains("is the NAS mounted?") == true)
-        #expect(job.nextAttemptAt > store.nowMilliseconds + 20_000)
+        try await eventually("the worker saying why") { worker.waitingReason?.contains("is the NAS mounted?") == true }
+        #expect(await changes.next() != nil, "the change announced")
+        // Several looks later: still queued, never claimed, no attempt counted.
+        try await Task.sleep(for: .milliseconds(300))
+        for id in ids {
+            let job = try store.job(id: id)
+            #expect(job.state == .queued)
+            #expect(job.attempts == 0)
+        }
+        // It appears (mounted, say): found at the next look, with no enqueue or reload to wake it.
+        mkdir(root, 0o755)
+        try await eventually("copied once the root is there") { try store.jobCounts().done == 3 }
+        #expect(worker.waitingReason == nil)
+        #expect(await changes.next() != nil, "the return announced")
         try await worker.stop()
+    }
+
+    @Test("with require_mount, a root on the local disk (an empty mount point) gets nothing; mounted, it gets the copies", .enabled(if: canMount))
+    func requireMount() async throws {
+        let store = try Store(path: temp.file("agent.db"))
+        let mountPoint = temp.file("nas")  // a plain directory beside the database, as an unmounted mount point is
+        let worker = SyncWorker(
+            store: store, nasRoot: mountPoint, claims: Gate(name: "claims", open: true), requireMount: true,
+            localDirectory: temp.path, rootRecheck: .milliseconds(50), logger: logger)
+        try await worker.start()
+        let ids = try store.enqueue(sources: makeSources(2), destination: "photos")
+        worker.wake()
+        try await eventually("the worker saying why") { worker.waitingReason?.contains("is not mounted") == true }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(allFiles(under: mountPoint).isEmpty, "nothing written to the local disk")
+        #expect(try ids.map { try store.job(id: $0).attempts } == [0, 0])
+
+        let mount = try TmpfsMount(kilobytes: 1024, at: mountPoint)
+        try await eventually("copied once mounted") { try store.jobCounts().done == 2 }
+        #expect(worker.waitingReason == nil)
+        try await worker.stop()
+        #expect(allFiles(under: "\(mount.path)/photos").count == 2)
     }
 
     @Test("an unreadable source keeps the job queued with a retry time, and nothing is written")

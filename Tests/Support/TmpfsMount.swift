@@ -11,9 +11,10 @@ public final class TmpfsMount: @unchecked Sendable {
     public let path: String
     private let holder: TemporaryDirectory
 
-    public init(kilobytes: Int, readOnly: Bool = false) throws {
+    /// Mounts a tmpfs of `kilobytes` at `at` (an existing directory), or at a fresh one.
+    public init(kilobytes: Int, readOnly: Bool = false, at mountPoint: String? = nil) throws {
         holder = TemporaryDirectory("quiesce-tmpfs")
-        path = holder.file("mnt")
+        path = mountPoint ?? holder.file("mnt")
         mkdir(path, 0o755)
         let options = "size=\(kilobytes)k,mode=0755" + (readOnly ? ",ro" : "")
         let status = shell("mount -t tmpfs -o \(options) quiesce-test '\(path)'")

@@ -45,7 +45,7 @@ public struct FaultTorture: Sendable {
                 await nas.attempt { tally in try await Self.nasFault(fault, tally: &tally) }
             }
         }
-        nas.figures = ["each time: jobs queued with the reason, none given up, all copied and identical after the agent's own retries"]
+        nas.figures = ["each time: jobs queued with the reason (full, read-only: in the job; removed: in the agent's status, no attempt counted), none given up, all copied and identical after the agent's own retries"]
         tallies.append(nas)
         log(nas.summary)
 
@@ -184,8 +184,9 @@ public struct FaultTorture: Sendable {
     }
 
     /// Copies running when the NAS fills up, turns read-only, or disappears: the jobs stay (queued,
-    /// with the reason), no partial file is left once the NAS is back, and every copy completes by
-    /// the agent's own retries.
+    /// with the reason: in the failed job for a full or read-only NAS; in `SyncWaiting` for a root
+    /// that is gone, which the worker waits for without counting attempts), no partial file is left
+    /// once the NAS is back, and every copy completes by the agent's own retries.
     static func nasFault(_ fault: NASFault, tally: inout Tally) async throws {
         guard canMount else { throw PeerMissing(what: "root, to mount a tmpfs as the NAS (run as root)") }
         let bus = try PrivateBus()
@@ -230,7 +231,9 @@ public struct FaultTorture: Sendable {
             try await eventually("copies failing with the reason kept", limit: .seconds(30)) {
                 let jobs = try await Self.jobs(harness)
                 let idle = try await harness.property("InFlightJobs") == .uint32(0)
-                return idle && jobs.values.contains { !$0.error.isEmpty && $0.state == "queued" }
+                guard fault == .removed else { return idle && jobs.values.contains { !$0.error.isEmpty && $0.state == "queued" } }
+                let waiting = try await harness.property("SyncWaiting")?.string ?? ""
+                return idle && waiting.contains("is the NAS mounted?") && jobs.values.contains { $0.state == "queued" }
             }
         } catch {
             tally.fail("\(fault): \(error); jobs: \(try await Self.jobs(harness))")
@@ -239,6 +242,12 @@ public struct FaultTorture: Sendable {
         if waiting.count != enqueued.count { tally.fail("\(fault): \(enqueued.count) jobs queued, \(waiting.count) listed") }
         if waiting.values.contains(where: { $0.state == "failed" || $0.state == "cancelled" }) { tally.fail("\(fault): a job was given up") }
         if fault != .readOnly, !PartialFile.all(under: nas).isEmpty { tally.fail("\(fault): partial files left after failed copies") }
+        if fault == .removed {
+            // The root is gone, not the jobs' fault: waiting for it counts no attempt.
+            let rows = try await harness.call("ListJobs", [.vardict(["limit": .uint32(10_000)])]).first?.array ?? []
+            let counted = rows.compactMap(\.fields).filter { $0.count == 7 && $0[3].string == "queued" && $0[4].uint32 != 0 }
+            if !counted.isEmpty { tally.fail("removed: \(counted.count) queued jobs counted attempts while the root was gone") }
+        }
 
         // The NAS is back: the agent retries by itself (backoff from 2 s) and completes everything.
         switch fault {
