@@ -147,7 +147,9 @@ public struct FaultTorture: Sendable {
         let arguments = ["--nas-root", nas, "--db", harness.databasePath]
         let agent = try await harness.start(arguments)
         var ledger = Ledger()
-        let big = pool.files.enumerated().filter { $0.offset % 20 == 0 }.map(\.element) + pool.files
+        // Three rounds of the pool (three 8 MiB files among them): copies are still running when the
+        // kill lands, however fast this machine's disk is at the moment.
+        let big = Array(repeating: pool.files.enumerated().filter { $0.offset % 20 == 0 }.map(\.element) + pool.files, count: 3).joined()
         for (index, source) in big.enumerated() {
             let ids = jobIDs(try await harness.call("Enqueue", [.strings([source]), .string("b\(index)"), .vardict([:])]))
             ledger.acknowledged(ids, sources: [source], destination: "b\(index)")
@@ -225,6 +227,13 @@ public struct FaultTorture: Sendable {
             // What had completed is gone with the directory (the user's doing); what had not must come back.
             try await Task.sleep(for: .milliseconds(300))
             removedDone = Set(try await Self.jobs(harness).filter { $0.value.state == "done" }.keys)
+            // The copies may all have finished before the root went: these are queued while it is
+            // gone, so some jobs wait for it however fast the disk was.
+            for (index, source) in sources.enumerated() {
+                let ids = jobIDs(try await harness.call("Enqueue", [.strings([source]), .string("later\(index)"), .vardict([:])]))
+                ledger.acknowledged(ids, sources: [source], destination: "later\(index)")
+                enqueued += ids
+            }
         }
         // The fault shows: copies fail, jobs wait with the reason, nothing runs, nothing partial stays.
         do {
