@@ -29,7 +29,6 @@ public final class SyncWorker: Component, Sendable {
         var retry: RetryPolicy
     }
 
-
     private struct RunState {
         var loops: [Task<Void, Never>] = []
         var aborts: [Int64: AbortFlag] = [:]
