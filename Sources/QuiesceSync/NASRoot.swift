@@ -35,21 +35,16 @@ public struct NASRoot: Sendable {
         } catch {
             return error
         }
-        defer { close(fd) }
+        close(fd)
         guard requireMount else { return nil }
-        var root = stat()
-        guard fstat(fd, &root) == 0 else { return .nasRootUnavailable(path: path, reason: describe(errno)) }
-        for local in ["/", localDirectory].compactMap({ $0 }) {
-            var info = stat()
-            if stat(local, &info) == 0, info.st_dev == root.st_dev {
-                return .nasRootNotMounted(path: path, sameAs: local)
-            }
+        for local in ["/", localDirectory].compactMap({ $0 }) where sharesFilesystem(with: local) {
+            return .nasRootNotMounted(path: path, sameAs: local)
         }
         return nil
     }
 
-    /// Whether the root lies on the same filesystem as `localDirectory`: worth a word at start,
-    /// since an unmounted mount point looks just like that.
+    /// Whether the root lies on the same filesystem as `localDirectory`: what an unmounted mount
+    /// point looks like (checked with `requireMount`, and worth a word at start without it).
     public func sharesFilesystem(with localDirectory: String) -> Bool {
         var root = stat()
         var local = stat()
