@@ -12,6 +12,10 @@ public struct ShutdownConfiguration: Sendable, Hashable {
     public var quitTimeout: Duration
     /// Window for the first SIGTERM. Default 5 s: logout does not wait long.
     public var sigtermTimeout: Duration
+    /// Rule 10: how long a prompt shown in a stop nobody at the agent asked for (SIGTERM, the
+    /// desktop's end of session) waits for an answer. The agent has decided by the SIGTERM window
+    /// + this after the first SIGTERM, or the quit window + this after `EndSession`. Default 15 s.
+    public var answerTimeout: Duration
     /// What a Wait leads to when its window runs out. Default ``AfterWait/reprompt``.
     public var afterWait: AfterWait
     /// How long each component's stop may take before the coordinator moves on. Default 2 s.
@@ -23,16 +27,29 @@ public struct ShutdownConfiguration: Sendable, Hashable {
     public init(
         quitTimeout: Duration = .seconds(30),
         sigtermTimeout: Duration = .seconds(5),
+        answerTimeout: Duration = .seconds(15),
         afterWait: AfterWait = .reprompt,
         stopTimeout: Duration = .seconds(2),
         hardExitDeadline: Duration? = nil
     ) {
         self.quitTimeout = quitTimeout
         self.sigtermTimeout = sigtermTimeout
+        self.answerTimeout = answerTimeout
         self.afterWait = afterWait
         self.stopTimeout = stopTimeout
         self.hardExitDeadline = hardExitDeadline
     }
+
+    /// Rule 10's ceiling after the first SIGTERM: SIGTERM window + answer timeout.
+    public var sigtermCeiling: Duration { sigtermTimeout + answerTimeout }
+
+    /// Rule 10's ceiling after the desktop's `EndSession`: quit window + answer timeout.
+    public var sessionEndCeiling: Duration { quitTimeout + answerTimeout }
+
+    /// The longest a stop nobody at the agent asked for can take, from the first SIGTERM to the
+    /// process's exit: the ceiling, then teardown within the hard exit deadline. A unit's
+    /// `TimeoutStopSec` must be longer than this.
+    public var longestUnaskedStop: Duration { sigtermCeiling + effectiveHardExitDeadline }
 
     /// The hard exit deadline in force: ``hardExitDeadline`` or ``stopTimeout`` + 2 s.
     public var effectiveHardExitDeadline: Duration {
@@ -44,6 +61,7 @@ public struct ShutdownConfiguration: Sendable, Hashable {
         let windows: [(String, Duration)] = [
             ("shutdown.quit_timeout", quitTimeout),
             ("shutdown.sigterm_timeout", sigtermTimeout),
+            ("shutdown.answer_timeout", answerTimeout),
             ("shutdown.stop_timeout", stopTimeout),
         ]
         for (key, value) in windows where value < .zero {

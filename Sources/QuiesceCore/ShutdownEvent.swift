@@ -12,6 +12,10 @@ public enum ShutdownReason: Sendable, Hashable, CustomStringConvertible {
     case noPromptAvailable
     /// A Wait's window ran out with `after_wait = force`.
     case afterWaitForce
+    /// Rule 10: the ceiling of a stop nobody at the agent asked for passed undecided.
+    case ceiling
+    /// logind said the shutdown or sleep is off or over, or the desktop cancelled the end of
+    /// session.
     case systemResumed(SystemHoldKind)
     /// Stopping has begun (the outcome is known, components are about to stop).
     case stopping
@@ -29,6 +33,8 @@ public enum ShutdownReason: Sendable, Hashable, CustomStringConvertible {
         case .answered(let answer, let prompt): "\(prompt) answered \(answer)"
         case .noPromptAvailable: "no prompt could be shown"
         case .afterWaitForce: "window after wait ran out (after_wait = force)"
+        case .ceiling: "no answer by the ceiling (rule 10)"
+        case .systemResumed(.sessionEnd): "end of session cancelled"
         case .systemResumed(let kind): "system \(kind) cancelled or over"
         case .stopping: "stopping"
         case .teardownFinished: "teardown finished"
@@ -43,7 +49,8 @@ public struct ShutdownEvent: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
         /// The phase changed.
         case transition(from: Phase, to: Phase)
-        /// The drain's deadline moved (a shorter trigger pulled it in, or a Wait gave a new one).
+        /// The drain's deadline or ceiling moved (a shorter trigger pulled it in, a SIGTERM set a
+        /// ceiling, a quit joined a drain that had none).
         case deadlineChanged
         /// A trigger arrived that changed nothing; reported so every trigger leaves a trace.
         case triggerIgnored

@@ -18,6 +18,12 @@ public enum Trigger: Sendable, Hashable, CustomStringConvertible {
     /// logind `PrepareForSleep(true)`. Nothing new is claimed; the agent waits up to `window` for
     /// the work that ``WorkSource/blocksSleep``, then lets the system sleep. Sessions stay open.
     case systemSleep(window: Duration)
+    /// The desktop ends the session (GNOME's session manager `EndSession`, rule 11). The quit
+    /// window, bounded by `quit_timeout` + `answer_timeout` (rule 10); the ``SystemHold`` of kind
+    /// ``SystemHoldKind/sessionEnd`` resolves when the agent may answer the desktop: idle (the agent
+    /// then stays up, admission closed, until `Stop` or SIGTERM) or forced at the ceiling.
+    /// ``ShutdownCoordinator/resume(_:)`` with `.sessionEnd` is the desktop's `CancelEndSession`.
+    case sessionEnding
     /// `Quit` with force, the Force quit action, a second signal: stop now.
     case force
 
@@ -29,6 +35,7 @@ public enum Trigger: Sendable, Hashable, CustomStringConvertible {
         case .terminate: "SIGTERM"
         case .systemShutdown(let window): "system shutdown (window \(window.quiesceFormatted))"
         case .systemSleep(let window): "system sleep (window \(window.quiesceFormatted))"
+        case .sessionEnding: "end of session"
         case .force: "force"
         }
     }
@@ -52,6 +59,9 @@ public struct TriggerResponse: Sendable {
         case drainStarted
         /// The drain was under way with a later deadline: the deadline moved in.
         case deadlinePulledIn
+        /// The drain was under way and its deadline stays, but this trigger bounds it (rule 10: a
+        /// SIGTERM while prompting, or after the window had less left than the SIGTERM window).
+        case ceilingSet
         /// The drain was under way with an equal or earlier deadline: nothing changed.
         case unchanged
         /// The agent is stopping now.
@@ -71,12 +81,24 @@ public struct TriggerResponse: Sendable {
     public var hold: SystemHold?
 }
 
-/// Which system transition a delay hold is for.
-public enum SystemHoldKind: String, Sendable, Hashable, CustomStringConvertible {
+/// Which transition a hold is for: a system shutdown or sleep (logind), or the desktop's end of
+/// session.
+public enum SystemHoldKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// logind `PrepareForShutdown`.
     case shutdown
+    /// logind `PrepareForSleep`.
     case sleep
+    /// The desktop's end of session (rule 11): resolved when the agent may answer the session
+    /// manager.
+    case sessionEnd
 
-    public var description: String { rawValue }
+    public var description: String {
+        switch self {
+        case .shutdown: "shutdown"
+        case .sleep: "sleep"
+        case .sessionEnd: "end of session"
+        }
+    }
 }
 
 extension Duration {
