@@ -14,7 +14,16 @@ import UnixSignals
 /// logind lock, the sync worker. So copies stop first, then the lock is let go, then the name, and
 /// the database closes last, after everything that writes to it.
 public enum Agent {
+    /// The coordinator the agent runs on.
+    typealias Coordinator = ShutdownCoordinator<ContinuousClock>
+
     /// Runs the agent until it stops; returns the exit status (0 clean, 3 forced, 1 failed to start).
+    ///
+    /// Structured: the coordinator is built first, with the work sources and prompts; the parts that
+    /// send it triggers (the D-Bus service, the logind bridge) are built with it, so a `Quit` can
+    /// never meet an agent without one; the coordinator runs them as its components; and what
+    /// follows events, counts, departures and signals runs as child tasks of one group that ends
+    /// when the coordinator has stopped.
     public static func run(
         configuration: AgentConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment,
         reload: @escaping @Sendable () async throws -> AgentConfiguration, logger: Logger
@@ -27,13 +36,8 @@ public enum Agent {
             return 1
         }
         defer { session.close() }
-        // Say who runs before touching the database, whose lock would only say "in use".
-        if let owner = try? await session.nameOwner(AgentInterface.busName) {
-            let pid = try? await session.credentials(of: owner).pid
-            logger.critical("\(AgentStartError.alreadyRunning(pid: pid ?? nil))")
-            return 1
-        }
-
+        // A second agent on the same database stops here, naming the process that holds it; one on
+        // another database stops when the bus refuses it the name (AgentService.claimName).
         let store: Store
         do {
             store = try Store(path: configuration.storePath)
@@ -65,27 +69,29 @@ public enum Agent {
                 """)
         }
         let terminal = ExternalPrompt(name: "terminal")
+        let coordinator = Coordinator(
+            configuration: configuration.shutdown, clock: ContinuousClock(), sources: [sessions.work, worker.inFlight],
+            prompts: [NotificationPrompt(connection: session), terminal], admission: admission, claims: claims, logger: logger)
         let board = StatusBoard(connection: session)
         let service = AgentService(
-            connection: session, store: store, sessions: sessions, worker: worker, admission: admission, terminal: terminal, board: board,
-            logger: logger)
-        let logind = LogindBridge(systemBus: system, store: store, logger: logger)
-        let coordinator = ShutdownCoordinator(
-            configuration: configuration.shutdown, clock: ContinuousClock(), sources: [sessions.work, worker.inFlight],
-            prompts: [NotificationPrompt(connection: session), terminal],
-            components: [StoreCloser(store: store), service, logind, worker], admission: admission, claims: claims, logger: logger)
+            connection: session, coordinator: coordinator, store: store, sessions: sessions, worker: worker, terminal: terminal,
+            board: board, logger: logger)
+        let logind = LogindBridge(systemBus: system, coordinator: coordinator, store: store, logger: logger)
         board.update { $0.activeSessions = sessions.count }
         service.readJobCounts()
-        service.coordinator.withLock { $0 = coordinator }
-        logind.coordinator.withLock { $0 = coordinator }
 
         let events = coordinator.events()
         let sessionChanges = sessions.work.changes()
         let syncChanges = worker.inFlight.changes()
         let departures = try? await session.nameOwnerChanges()
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
-        let helpers = [
-            Task {
+        session.onDisconnect {
+            logger.error("the session bus went away; stopping")
+            Task { await coordinator.trigger(.force) }
+        }
+
+        let result = await withTaskGroup(of: Void.self) { group in
+            group.addTask {
                 var checkpointed = false
                 for await event in events {
                     board.apply(event)
@@ -99,26 +105,26 @@ public enum Agent {
                         }
                     }
                 }
-            },
-            Task {
+            }
+            group.addTask {
                 for await snapshot in sessionChanges { board.update { $0.activeSessions = snapshot.count } }
-            },
-            Task {
+            }
+            group.addTask {
                 for await _ in worker.waitingChanges { service.readJobCounts() }
-            },
-            Task {
+            }
+            group.addTask {
                 for await snapshot in syncChanges {
                     board.update { $0.inFlightJobs = snapshot.count }
                     service.refreshJobCounts()
                 }
-            },
-            Task {
+            }
+            group.addTask {
                 guard let departures else { return }
                 for await change in departures where change.newOwner.isEmpty && change.name.hasPrefix(":") {
                     service.clientVanished(change.name)
                 }
-            },
-            Task {
+            }
+            group.addTask {
                 for await signal in signals {
                     switch signal {
                     case .sigint: await coordinator.trigger(.interrupt)
@@ -126,15 +132,13 @@ public enum Agent {
                     default: await Self.reload(reload, coordinator: coordinator, worker: worker, logger: logger)
                     }
                 }
-            },
-        ]
-        session.onDisconnect {
-            logger.error("the session bus went away; stopping")
-            Task { await coordinator.trigger(.force) }
+            }
+            // Start order (stop is the reverse): the store, the D-Bus service (it takes the bus
+            // name), the logind lock, the sync worker.
+            let result = await coordinator.run(components: [StoreCloser(store: store), service, logind, worker])
+            group.cancelAll()
+            return result
         }
-
-        let result = await coordinator.run()
-        for helper in helpers { helper.cancel() }
         switch result.outcome {
         case .clean: logger.info("stopped cleanly")
         case .forced(let interrupted): logger.notice("stopped by force; interrupted: \(interrupted.map { "\($0.source) \($0.count)" }.joined(separator: ", ")); the queue resumes at next start")
@@ -146,7 +150,7 @@ public enum Agent {
     /// SIGHUP: re-reads the configuration and applies what can change while running (windows,
     /// the NAS root). A bad file changes nothing and says why.
     private static func reload(
-        _ read: @Sendable () async throws -> AgentConfiguration, coordinator: ShutdownCoordinator<ContinuousClock>, worker: SyncWorker,
+        _ read: @Sendable () async throws -> AgentConfiguration, coordinator: Coordinator, worker: SyncWorker,
         logger: Logger
     ) async {
         do {

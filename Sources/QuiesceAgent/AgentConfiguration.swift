@@ -39,6 +39,7 @@ public struct AgentConfiguration: Sendable, Hashable {
 
         public static let quitTimeout = Key(name: "shutdown.quit_timeout", flag: "quit-timeout")
         public static let sigtermTimeout = Key(name: "shutdown.sigterm_timeout", flag: "sigterm-timeout")
+        public static let answerTimeout = Key(name: "shutdown.answer_timeout", flag: "answer-timeout")
         public static let afterWait = Key(name: "shutdown.after_wait", flag: "after-wait")
         public static let stopTimeout = Key(name: "shutdown.stop_timeout", flag: "stop-timeout")
         public static let nasRoot = Key(name: "sync.nas_root", flag: "nas-root")
@@ -46,7 +47,7 @@ public struct AgentConfiguration: Sendable, Hashable {
         public static let syncConcurrency = Key(name: "sync.concurrency", flag: "sync-concurrency")
         public static let storePath = Key(name: "store.path", flag: "db")
 
-        public static let all: [Key] = [quitTimeout, sigtermTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath]
+        public static let all: [Key] = [quitTimeout, sigtermTimeout, answerTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath]
     }
 
     /// Reads the configuration.
@@ -78,6 +79,7 @@ public struct AgentConfiguration: Sendable, Hashable {
         var shutdown = ShutdownConfiguration()
         shutdown.quitTimeout = try seconds(text(.quitTimeout), key: .quitTimeout) ?? shutdown.quitTimeout
         shutdown.sigtermTimeout = try seconds(text(.sigtermTimeout), key: .sigtermTimeout) ?? shutdown.sigtermTimeout
+        shutdown.answerTimeout = try seconds(text(.answerTimeout), key: .answerTimeout) ?? shutdown.answerTimeout
         shutdown.stopTimeout = try seconds(text(.stopTimeout), key: .stopTimeout) ?? shutdown.stopTimeout
         if let value = text(.afterWait) {
             guard let afterWait = ShutdownConfiguration.AfterWait(rawValue: value) else {

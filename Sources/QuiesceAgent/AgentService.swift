@@ -19,12 +19,10 @@ public final class AgentService: Component, Sendable {
     let store: Store
     let sessions: SessionRegistry
     let worker: SyncWorker
-    let admission: Gate
+    let coordinator: ShutdownCoordinator<ContinuousClock>
     let terminal: ExternalPrompt
     let board: StatusBoard
     let logger: Logger
-    /// The coordinator's triggers; set once, before start.
-    let coordinator: Mutex<ShutdownCoordinator<ContinuousClock>?> = Mutex(nil)
     /// What the bus said of each caller (unique name → uid, pid), asked once and forgotten when
     /// it leaves the bus.
     private let callers = Mutex<[String: BusConnection.Credentials]>([:])
@@ -43,11 +41,11 @@ public final class AgentService: Component, Sendable {
     static let maximumBatch = 100_000
 
     init(
-        connection: BusConnection, store: Store, sessions: SessionRegistry, worker: SyncWorker, admission: Gate, terminal: ExternalPrompt,
-        board: StatusBoard, logger: Logger
+        connection: BusConnection, coordinator: ShutdownCoordinator<ContinuousClock>, store: Store, sessions: SessionRegistry,
+        worker: SyncWorker, terminal: ExternalPrompt, board: StatusBoard, logger: Logger
     ) {
         self.connection = connection
-        self.admission = admission
+        self.coordinator = coordinator
         self.store = store
         self.sessions = sessions
         self.worker = worker
@@ -58,6 +56,12 @@ public final class AgentService: Component, Sendable {
 
     public func start() async throws {
         try connection.export(object())
+        try await claimName()
+    }
+
+    /// Takes the bus name, do-not-queue: the one place that finds another agent of this user on
+    /// this bus, and says which pid it is.
+    private func claimName() async throws {
         switch try await connection.requestName(AgentInterface.busName) {
         case .primaryOwner, .alreadyOwner:
             board.markExported()
@@ -169,7 +173,6 @@ public final class AgentService: Component, Sendable {
         if options["interactive"]?.bool == true {
             if terminals.withLock({ $0.insert(call.sender).inserted }) { terminal.attach() }
         }
-        guard let coordinator = coordinator.withLock({ $0 }) else { return [] }
         let trigger: Trigger
         if options["force"]?.bool == true {
             trigger = .force
@@ -231,7 +234,7 @@ public final class AgentService: Component, Sendable {
         guard sources.count <= Self.maximumBatch else {
             throw AgentError.invalidArgument("\(sources.count) files in one call; send at most \(Self.maximumBatch) at a time")
         }
-        let ids = try admission.admit { try store.enqueue(sources: sources, destination: destination) }
+        let ids = try coordinator.admission.admit { try store.enqueue(sources: sources, destination: destination) }
         worker.wake()
         refreshJobCounts()
         logger.info("queued \(ids.count) file(s) for \(destination.isEmpty ? "the NAS root" : destination)")

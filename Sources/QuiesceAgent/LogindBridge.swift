@@ -15,11 +15,12 @@ public final class LogindBridge: Component, Sendable {
     private let systemBus: BusConnection?
     private let store: Store
     private let logger: Logger
-    let coordinator: Mutex<ShutdownCoordinator<ContinuousClock>?> = Mutex(nil)
+    private let coordinator: ShutdownCoordinator<ContinuousClock>
     private let state = Mutex<(lock: InhibitorLock?, tasks: [Task<Void, Never>])>((nil, []))
 
-    init(systemBus: BusConnection?, store: Store, logger: Logger) {
+    init(systemBus: BusConnection?, coordinator: ShutdownCoordinator<ContinuousClock>, store: Store, logger: Logger) {
         self.systemBus = systemBus
+        self.coordinator = coordinator
         self.store = store
         self.logger = logger
     }
@@ -55,7 +56,6 @@ public final class LogindBridge: Component, Sendable {
 
     private func follow(_ announcements: some AsyncSequence<Bool, Never>, kind: SystemHoldKind, window: Duration, lock: InhibitorLock) async {
         for await active in announcements {
-            guard let coordinator = coordinator.withLock({ $0 }) else { continue }
             if active {
                 logger.info("logind: the system prepares to \(kind == .shutdown ? "shut down" : "sleep"); holding it up to \(window)")
                 let trigger: Trigger = kind == .shutdown ? .systemShutdown(window: window) : .systemSleep(window: window)

@@ -113,14 +113,19 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
     /// Returns the outcome (exit status 0, 3 or 1) and what teardown did. When teardown hits the
     /// hard exit deadline it returns at once, naming the hung component; the caller should exit
     /// the process then. Cancelling the calling task forces a stop.
-    public func run() async -> ShutdownResult {
+    ///
+    /// - Parameter more: components started after those given at init. Parts that send the
+    ///   coordinator triggers (a D-Bus service, a logind bridge) are built with the coordinator and
+    ///   handed in here, so none of them exists without it; a trigger they send before start
+    ///   completes is deferred (rule 7).
+    public func run(components more: [any Component] = []) async -> ShutdownResult {
         guard !hasRun else {
             return ShutdownResult(
                 outcome: .failedToStart(component: "coordinator", error: "run() was called a second time"),
                 teardown: TeardownReport())
         }
         hasRun = true
-        for component in components {
+        for component in components + more {
             do {
                 try await component.start()
                 started.append(component)

@@ -18,7 +18,8 @@ struct AgentDaemon: AsyncParsableCommand {
             $XDG_CONFIG_HOME/quiesce/agent.yaml (or --config), then defaults. See docs/configuration.md.
 
             Signals: SIGINT quits with the quit window, SIGTERM with the SIGTERM window, a second one \
-            forces; SIGHUP reloads the configuration.
+            forces; SIGHUP reloads the configuration. After a SIGTERM the agent has decided within the \
+            SIGTERM window + the answer timeout (20 s by default), asked or not.
 
             Exit status: 0 stopped cleanly, 3 forced with work interrupted (the queue resumes at next \
             start), 1 could not start, 2 usage error.
@@ -37,6 +38,9 @@ struct AgentDaemon: AsyncParsableCommand {
 
     @Option(name: .customLong("sigterm-timeout"), help: ArgumentHelp("SIGTERM window in seconds (shutdown.sigterm_timeout, default 5).", valueName: "seconds"))
     var sigtermTimeout: String?
+
+    @Option(name: .customLong("answer-timeout"), help: ArgumentHelp("After a SIGTERM or the desktop's logout, how long a prompt waits for an answer before the agent forces (shutdown.answer_timeout, default 15).", valueName: "seconds"))
+    var answerTimeout: String?
 
     @Option(name: .customLong("after-wait"), help: ArgumentHelp("After a Wait runs out: reprompt or force (shutdown.after_wait).", valueName: "policy"))
     var afterWait: String?
@@ -73,6 +77,7 @@ struct AgentDaemon: AsyncParsableCommand {
         var flags: [AgentConfiguration.Key: String] = [:]
         flags[.quitTimeout] = quitTimeout
         flags[.sigtermTimeout] = sigtermTimeout
+        flags[.answerTimeout] = answerTimeout
         flags[.afterWait] = afterWait
         flags[.stopTimeout] = stopTimeout
         flags[.nasRoot] = nasRoot

@@ -16,6 +16,7 @@ struct ConfigurationTests {
         let configuration = try await AgentConfiguration.load(environment: environment)
         #expect(configuration.shutdown.quitTimeout == .seconds(30))
         #expect(configuration.shutdown.sigtermTimeout == .seconds(5))
+        #expect(configuration.shutdown.answerTimeout == .seconds(15))
         #expect(configuration.shutdown.afterWait == .reprompt)
         #expect(configuration.shutdown.stopTimeout == .seconds(2))
         #expect(configuration.nasRoot == nil)
@@ -32,6 +33,7 @@ struct ConfigurationTests {
             shutdown:
               quit_timeout: 60
               sigterm_timeout: 2.5
+              answer_timeout: 7
               after_wait: force
             sync:
               nas_root: /mnt/nas
@@ -41,6 +43,7 @@ struct ConfigurationTests {
         let fromFile = try await AgentConfiguration.load(environment: environment)
         #expect(fromFile.shutdown.quitTimeout == .seconds(60))
         #expect(fromFile.shutdown.sigtermTimeout == .milliseconds(2500))
+        #expect(fromFile.shutdown.answerTimeout == .seconds(7))
         #expect(fromFile.shutdown.afterWait == .force)
         #expect(fromFile.nasRoot == "/mnt/nas")
         #expect(fromFile.requireMount == true)
@@ -48,16 +51,19 @@ struct ConfigurationTests {
 
         var withEnvironment = environment
         withEnvironment["QUIESCE_SHUTDOWN_QUIT_TIMEOUT"] = "45"
+        withEnvironment["QUIESCE_SHUTDOWN_ANSWER_TIMEOUT"] = "0"
         withEnvironment["QUIESCE_SYNC_NAS_ROOT"] = "/mnt/other"
         withEnvironment["QUIESCE_SYNC_REQUIRE_MOUNT"] = "no"
         let fromEnvironment = try await AgentConfiguration.load(environment: withEnvironment)
         #expect(fromEnvironment.shutdown.quitTimeout == .seconds(45))
+        #expect(fromEnvironment.shutdown.answerTimeout == .zero)
         #expect(fromEnvironment.nasRoot == "/mnt/other")
         #expect(fromEnvironment.requireMount == false)
         #expect(fromEnvironment.syncConcurrency == 4, "what the environment does not set still comes from the file")
 
-        let fromFlags = try await AgentConfiguration.load(flags: [.quitTimeout: "10", .storePath: "/tmp/x.db"], environment: withEnvironment)
+        let fromFlags = try await AgentConfiguration.load(flags: [.quitTimeout: "10", .answerTimeout: "3.5", .storePath: "/tmp/x.db"], environment: withEnvironment)
         #expect(fromFlags.shutdown.quitTimeout == .seconds(10))
+        #expect(fromFlags.shutdown.answerTimeout == .milliseconds(3500))
         #expect(fromFlags.storePath == "/tmp/x.db")
     }
 
@@ -66,6 +72,7 @@ struct ConfigurationTests {
         let cases: [([AgentConfiguration.Key: String], String)] = [
             ([.quitTimeout: "soon"], "shutdown.quit_timeout"),
             ([.sigtermTimeout: "-1"], "shutdown.sigterm_timeout"),
+            ([.answerTimeout: "forever"], "shutdown.answer_timeout"),
             ([.afterWait: "maybe"], "shutdown.after_wait"),
             ([.syncConcurrency: "0"], "sync.concurrency"),
             ([.nasRoot: "relative/dir"], "sync.nas_root"),

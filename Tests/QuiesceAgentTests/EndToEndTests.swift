@@ -148,12 +148,15 @@ struct EndToEndTests {
         #expect(await agent.exitStatus() == 3)
     }
 
-    @Test("a second instance is refused, naming the pid of the first")
+    @Test("a second instance is refused, naming the pid of the first: by the database's lock, or by the bus name on another database")
     func secondInstance() async throws {
         let (_, harness) = try await rig()
         let first = try await harness.start()
         let second = try await harness.start(waitUntilRunning: false)
         #expect(await second.exitStatus() == 1)
+        #expect(harness.log.contains("is in use by process \(first.pid)"), "\(harness.log)")
+        let third = try await harness.start(["--db", harness.home.file("other.db")], waitUntilRunning: false)
+        #expect(await third.exitStatus() == 1)
         #expect(harness.log.contains("already running for this user (pid \(first.pid))"), "\(harness.log)")
         #expect(try await harness.ctl(["quit"]).status == 0)
         #expect(await first.exitStatus() == 0)
