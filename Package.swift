@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "QuiesceSync", targets: ["QuiesceSync"]),
         .library(name: "QuiesceDBus", targets: ["QuiesceDBus"]),
         .library(name: "QuiesceAgent", targets: ["QuiesceAgent"]),
+        .library(name: "QuiesceInterface", targets: ["QuiesceInterface"]),
         .executable(name: "agentd", targets: ["agentd"]),
         .executable(name: "agentctl", targets: ["agentctl"]),
     ],
@@ -79,20 +80,23 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The agent's D-Bus names and signatures, generated from dbus/io.github.quiesce.Agent1.xml
+        // by the EmbedInterface plugin. No dependencies, so the agent, agentctl, the benchmarks
+        // and the tests all take them from here.
+        .target(name: "QuiesceInterface", plugins: ["EmbedInterface"]),
+        .executableTarget(name: "embed-interface"),
+        .plugin(name: "EmbedInterface", capability: .buildTool(), dependencies: ["embed-interface"]),
         // The agent's wiring, as a library so tests and other agents can run it in process.
         .target(
             name: "QuiesceAgent",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceInterface",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            plugins: ["EmbedInterface"]
+            ]
         ),
-        .executableTarget(name: "embed-interface"),
-        .plugin(name: "EmbedInterface", capability: .buildTool(), dependencies: ["embed-interface"]),
         // What agentd and agentctl share on the command line: usage errors exit 2.
         .target(
             name: "QuiesceCommandLine",
@@ -101,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "agentd",
             dependencies: [
-                "QuiesceAgent", "QuiesceCore", "QuiesceCommandLine",
+                "QuiesceAgent", "QuiesceCore", "QuiesceCommandLine", "QuiesceInterface",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -110,14 +114,14 @@ let package = Package(
         .executableTarget(
             name: "agentctl",
             dependencies: [
-                "QuiesceDBus", "QuiesceSpawn", "QuiesceCommandLine",
+                "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceSpawn", "QuiesceTestSupport",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -144,14 +148,14 @@ let package = Package(
         ),
         .target(
             name: "QuiesceTestSupport",
-            dependencies: ["QuiesceDBus", "QuiesceSpawn"],
+            dependencies: ["QuiesceDBus", "QuiesceInterface", "QuiesceSpawn"],
             path: "Tests/Support"
         ),
         // The reliability suite's scenarios against the real binaries, sized by the caller:
         // `make torture` runs them at full size, `make test` small.
         .target(
             name: "QuiesceTorture",
-            dependencies: ["QuiesceTestSupport", "QuiesceDBus", "CSQLite"],
+            dependencies: ["QuiesceTestSupport", "QuiesceDBus", "QuiesceInterface", "CSQLite"],
             path: "Tests/Torture"
         ),
         .executableTarget(
@@ -180,7 +184,14 @@ let package = Package(
         ),
         .testTarget(
             name: "QuiesceAgentTests",
-            dependencies: ["QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceStore", "QuiesceTestSupport", "QuiesceTorture"]
+            dependencies: [
+                "QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceInterface", "QuiesceStore", "QuiesceTestSupport", "QuiesceTorture",
+            ]
+        ),
+        // The generated constants against the XML, read again at test time with XMLParser.
+        .testTarget(
+            name: "QuiesceInterfaceTests",
+            dependencies: ["QuiesceInterface"]
         ),
         .testTarget(
             name: "QuiesceServiceLifecycleTests",

@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 import QuiesceCore
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceStore
 import QuiesceSync
 import Synchronization

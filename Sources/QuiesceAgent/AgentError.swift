@@ -1,4 +1,5 @@
 public import QuiesceDBus
+import QuiesceInterface
 
 /// The agent's D-Bus errors (`io.github.quiesce.Error.*`), each with a message a person can act on.
 public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -47,6 +48,10 @@ public enum AgentStartError: Error, Sendable, Hashable, CustomStringConvertible 
     case alreadyRunning(pid: UInt32?)
     /// The bus refused us the name for another reason.
     case nameRefused(String)
+    /// This build does not implement its interface XML (a method without a handler, a property
+    /// without a value or of another type): a programming error, found at start rather than by
+    /// the first caller.
+    case interfaceMismatch(String)
 
     public var description: String {
         switch self {
@@ -58,6 +63,9 @@ public enum AgentStartError: Error, Sendable, Hashable, CustomStringConvertible 
             "agentd is already running for this user. Use agentctl status, or agentctl quit to stop it."
         case .nameRefused(let detail):
             "the session bus would not give us the name \(AgentInterface.busName): \(detail)"
+        case .interfaceMismatch(let detail):
+            "this agentd does not implement \(AgentInterface.interface) as dbus/\(AgentInterface.interface).xml declares it: \(detail). "
+                + "Fix the handlers (AgentService, StatusBoard) or the XML, and rebuild."
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 public import QuiesceCore
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceStore
 import QuiesceSync
 import Synchronization
@@ -96,29 +97,29 @@ public final class AgentService: Component, Sendable {
 
     // MARK: The object
 
-    private func object() -> ExportedObject {
-        let methods = [
-            method("Quit", in: "a{sv}") { call in try await self.quit(call) },
-            method("OpenSession", in: "sa{sv}", out: "s") { call in try await self.openSession(call) },
-            method("CloseSession", in: "s") { call in try self.closeSession(call) },
-            method("ListSessions", out: "a(sssbx)") { _ in try self.listSessions() },
-            method("Enqueue", in: "assa{sv}", out: "at") { call in try await self.enqueue(call) },
-            method("ListJobs", in: "a{sv}", out: "a(tsssusx)") { call in try self.listJobs(call) },
-            method("ChangeJob", in: "ts") { call in try self.changeJob(call) },
-            method("Answer", in: "s") { call in try self.answer(call) },
+    /// The object as exported: each method of the interface XML with its handler, names and
+    /// signatures from the generated `AgentInterface` (see ``MethodTable``).
+    private func object() throws(AgentStartError) -> ExportedObject {
+        let handlers: [AgentInterface.Method: MethodTable.Handler] = [
+            .quit: { call in try await self.quit(call) },
+            .openSession: { call in try await self.openSession(call) },
+            .closeSession: { call in try self.closeSession(call) },
+            .listSessions: { _ in try self.listSessions() },
+            .enqueue: { call in try await self.enqueue(call) },
+            .listJobs: { call in try self.listJobs(call) },
+            .changeJob: { call in try self.changeJob(call) },
+            .answer: { call in try self.answer(call) },
         ]
+        let methods = try MethodTable.methods(handlers.mapValues(guarded))
         return ExportedObject(
             path: AgentInterface.path,
-            interfaces: [DBusInterface(AgentInterface.interface, methods: methods, properties: board.properties())],
+            interfaces: [DBusInterface(AgentInterface.interface, methods: methods, properties: try board.properties())],
             introspectionXML: AgentInterface.introspectionXML)
     }
 
-    /// A method whose caller is checked first, and whose errors become the agent's D-Bus errors.
-    private func method(
-        _ name: String, in inSignature: String = "", out outSignature: String = "",
-        _ body: @escaping @Sendable (MethodCall) async throws -> [DBusValue]
-    ) -> DBusMethod {
-        DBusMethod(name, in: inSignature, out: outSignature) { call in
+    /// A handler whose caller is checked first, and whose errors become the agent's D-Bus errors.
+    private func guarded(_ body: @escaping MethodTable.Handler) -> MethodTable.Handler {
+        { call in
             do {
                 try await self.checkCaller(call.sender)
                 if self.stopped.withLock({ $0 }) { throw Self.closed }

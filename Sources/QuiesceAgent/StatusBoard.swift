@@ -1,6 +1,7 @@
 import Foundation
 public import QuiesceCore
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceStore
 import Synchronization
 
@@ -21,12 +22,15 @@ public final class StatusBoard: Sendable {
         /// "clean" or "forced" once stopping; "" before.
         public var outcome = ""
 
-        var properties: [String: DBusValue] {
+        /// The values as the interface's properties. Keyed by the generated constants, so a name
+        /// cannot be mistyped; ``StatusBoard/properties()`` checks at start that every property of
+        /// the XML is here with its type.
+        var properties: [AgentInterface.Property: DBusValue] {
             [
-                "State": .string(state.rawValue), "ActiveSessions": .uint32(UInt32(clamping: activeSessions)),
-                "InFlightJobs": .uint32(UInt32(clamping: inFlightJobs)), "QueuedJobs": .uint32(UInt32(clamping: queuedJobs)),
-                "Deadline": .int64(deadline), "Version": .string(AgentInterface.version), "SyncWaiting": .string(syncWaiting),
-                "Outcome": .string(outcome),
+                .state: .string(state.rawValue), .activeSessions: .uint32(UInt32(clamping: activeSessions)),
+                .inFlightJobs: .uint32(UInt32(clamping: inFlightJobs)), .queuedJobs: .uint32(UInt32(clamping: queuedJobs)),
+                .deadline: .int64(deadline), .version: .string(AgentInterface.version), .syncWaiting: .string(syncWaiting),
+                .outcome: .string(outcome),
             ]
         }
     }
@@ -57,7 +61,9 @@ public final class StatusBoard: Sendable {
         let old = before.properties
         let changed = after.properties.filter { old[$0.key] != $0.value }
         guard !changed.isEmpty else { return }
-        try? connection.emitPropertiesChanged(path: AgentInterface.path, interface: AgentInterface.interface, changed: changed)
+        try? connection.emitPropertiesChanged(
+            path: AgentInterface.path, interface: AgentInterface.interface,
+            changed: Dictionary(uniqueKeysWithValues: changed.map { ($0.key.name, $0.value) }))
     }
 
     /// Folds a coordinator event in: the phase and the deadline. (Counts come from the work
@@ -77,14 +83,19 @@ public final class StatusBoard: Sendable {
         }
     }
 
-    /// Makes the D-Bus properties of the agent's interface.
-    func properties() -> [DBusProperty] {
-        let names: [(String, String)] = [
-            ("State", "s"), ("ActiveSessions", "u"), ("InFlightJobs", "u"), ("QueuedJobs", "u"), ("Deadline", "x"),
-            ("Version", "s"), ("SyncWaiting", "s"), ("Outcome", "s"),
-        ]
-        return names.map { name, signature in
-            DBusProperty(name, signature: signature) { self.values.withLock { $0.properties[name] ?? .string("") } }
+    /// Makes the D-Bus properties of the agent's interface: one for each property of the XML, in
+    /// its order, with its name and type from the generated `AgentInterface`.
+    /// - Throws: ``AgentStartError/interfaceMismatch(_:)`` when the board has no value for a
+    ///   property the XML declares, or one of another type: found at start, not by a client
+    ///   reading a wrong type.
+    func properties() throws(AgentStartError) -> [DBusProperty] {
+        let initial = Values().properties
+        return try AgentInterface.Property.all.map { property throws(AgentStartError) in
+            guard let value = initial[property] else { throw .interfaceMismatch("the status board has no value for the property \(property)") }
+            guard value.signature == property.signature else {
+                throw .interfaceMismatch("the property \(property.name) is a \(value.signature) here, a \(property.signature) in the XML")
+            }
+            return DBusProperty(property.name, signature: property.signature) { self.values.withLock { $0.properties[property] ?? value } }
         }
     }
 }

@@ -1,14 +1,11 @@
 import ArgumentParser
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 
 /// agentctl's side of the bus: one connection to the session bus and the agent's methods.
 /// Failures become one line saying what to do, and an exit status.
 struct AgentClient {
-    static let busName = "io.github.quiesce.Agent1"
-    static let path = "/io/github/quiesce/Agent1"
-    static let interface = "io.github.quiesce.Agent1"
-
     let connection: BusConnection
 
     /// Connects to the session bus, or exits 1 saying why.
@@ -22,15 +19,16 @@ struct AgentClient {
 
     /// Whether the agent holds its name now.
     func agentOwner() async -> String? {
-        (try? await connection.nameOwner(Self.busName)) ?? nil
+        (try? await connection.nameOwner(AgentInterface.busName)) ?? nil
     }
 
     /// Calls a method of the agent. An agent that is not running, or an error reply, ends the
     /// command with a message (exit 1).
-    func call(_ member: String, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(30)) async throws -> [DBusValue] {
+    func call(_ method: AgentInterface.Method, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(30)) async throws -> [DBusValue] {
         do {
             let message = try DBusMessage.methodCall(
-                destination: Self.busName, path: Self.path, interface: Self.interface, member: member, arguments: arguments)
+                destination: AgentInterface.busName, path: AgentInterface.path, interface: AgentInterface.interface, member: method.name,
+                arguments: arguments)
             return try await connection.call(message, timeout: timeout).arguments()
         } catch {
             throw Self.explain(error)
@@ -40,8 +38,8 @@ struct AgentClient {
     /// Every property of the agent, or nil when it is not running.
     func properties() async -> [String: DBusValue]? {
         guard let message = try? DBusMessage.methodCall(
-            destination: Self.busName, path: Self.path, interface: "org.freedesktop.DBus.Properties", member: "GetAll",
-            arguments: [.string(Self.interface)]),
+            destination: AgentInterface.busName, path: AgentInterface.path, interface: "org.freedesktop.DBus.Properties", member: "GetAll",
+            arguments: [.string(AgentInterface.interface)]),
             let reply = try? await connection.call(message, timeout: .seconds(10)),
             let values = try? reply.arguments().first?.vardict
         else { return nil }
@@ -77,6 +75,14 @@ func fail(_ message: String) -> Never {
 func printJSON(_ value: Any) {
     guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else { return }
     print(String(decoding: data, as: UTF8.self))
+}
+
+extension Dictionary where Key == String, Value == DBusValue {
+    /// A property of the agent in a `GetAll` reply or a `PropertiesChanged` signal, by its
+    /// generated constant: `properties[.activeSessions]`.
+    subscript(property: AgentInterface.Property) -> DBusValue? {
+        self[property.name]
+    }
 }
 
 extension DBusValue {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 
 /// `agentctl quit`: asks the agent to quit and follows the drain until it has exited.
 ///
@@ -43,10 +44,10 @@ struct Quit: AsyncParsableCommand {
         // one sequence for both, so the agent's last property change (its Outcome) is read before
         // its departure from the bus, in the order the bus delivered them.
         let signals = try await client.connection.signals(matchingAny: [
-            MatchRule(sender: owner, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentClient.path),
+            MatchRule(sender: owner, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentInterface.path),
             MatchRule(
                 sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
-                arg0: AgentClient.busName),
+                arg0: AgentInterface.busName),
         ])
 
         var options: [String: DBusValue] = [:]
@@ -54,7 +55,7 @@ struct Quit: AsyncParsableCommand {
         if let timeout { options["timeout"] = .uint32(timeout) }
         if terminal { options["interactive"] = .boolean(true) }
         var state = await client.properties() ?? [:]
-        _ = try await client.call("Quit", [.vardict(options)])
+        _ = try await client.call(.quit, [.vardict(options)])
         if noWait {
             if json { printJSON(["outcome": "requested"]) }
             return
@@ -91,23 +92,23 @@ struct Quit: AsyncParsableCommand {
             switch update {
             case .properties(let changed):
                 state.merge(changed) { $1 }
-                if state["State"]?.string == "stopping", workWhenStopping == nil {
-                    workWhenStopping = (state["ActiveSessions"]?.uint32 ?? 0) + (state["InFlightJobs"]?.uint32 ?? 0)
+                if state[.state]?.string == "stopping", workWhenStopping == nil {
+                    workWhenStopping = (state[.activeSessions]?.uint32 ?? 0) + (state[.inFlightJobs]?.uint32 ?? 0)
                 }
                 display.show(state, running: await Self.running(client, state))
             case .tick:
                 display.show(state, running: display.lastRunning)
             case .key(let key):
-                guard state["State"]?.string == "prompting" else { continue }
+                guard state[.state]?.string == "prompting" else { continue }
                 let decision = key == UInt8(ascii: "f") || key == UInt8(ascii: "F") ? "force" : key == UInt8(ascii: "w") || key == UInt8(ascii: "W") ? "wait" : nil
                 if let decision {
-                    _ = try? await client.call("Answer", [.string(decision)])
+                    _ = try? await client.call(.answer, [.string(decision)])
                 }
             case .exited:
-                let work = workWhenStopping ?? (state["ActiveSessions"]?.uint32 ?? 0) + (state["InFlightJobs"]?.uint32 ?? 0)
+                let work = workWhenStopping ?? (state[.activeSessions]?.uint32 ?? 0) + (state[.inFlightJobs]?.uint32 ?? 0)
                 // The agent says how it stopped; counts are only a fallback for an agent that
                 // vanished without saying so (it crashed, or was killed).
-                let forced = state["Outcome"]?.string.flatMap { $0.isEmpty ? nil : $0 == "forced" } ?? (work > 0)
+                let forced = state[.outcome]?.string.flatMap { $0.isEmpty ? nil : $0 == "forced" } ?? (work > 0)
                 display.finish(forced ? "the agent quit; running work was cut off (copies resume at the next start)" : "the agent quit cleanly")
                 if json { printJSON(["outcome": forced ? "forced" : "clean"]) }
                 throw ExitCode(forced ? 3 : 0)
@@ -117,8 +118,8 @@ struct Quit: AsyncParsableCommand {
 
     /// The labels of what still runs, for the display (asked only when counts change).
     private static func running(_ client: AgentClient, _ state: [String: DBusValue]) async -> [String] {
-        guard (state["ActiveSessions"]?.uint32 ?? 0) > 0 else { return [] }
-        let rows = (try? await client.call("ListSessions", timeout: .seconds(2)))?.first?.array ?? []
+        guard (state[.activeSessions]?.uint32 ?? 0) > 0 else { return [] }
+        let rows = (try? await client.call(.listSessions, timeout: .seconds(2)))?.first?.array ?? []
         return rows.compactMap { $0.fields?[1].string }
     }
 }
@@ -135,9 +136,9 @@ private struct Display {
 
     mutating func show(_ state: [String: DBusValue], running: [String]) {
         lastRunning = running
-        let phase = state["State"]?.string ?? "?"
-        let sessions = state["ActiveSessions"]?.uint32 ?? 0
-        let copies = state["InFlightJobs"]?.uint32 ?? 0
+        let phase = state[.state]?.string ?? "?"
+        let sessions = state[.activeSessions]?.uint32 ?? 0
+        let copies = state[.inFlightJobs]?.uint32 ?? 0
         var line: String
         switch phase {
         case "prompting":
@@ -150,7 +151,7 @@ private struct Display {
             guard sessions + copies > 0 else { return }
             line = "waiting for \(counted(sessions, "session", "sessions")) and \(counted(copies, "copy", "copies"))"
             if !running.isEmpty { line += " (\(running.prefix(3).joined(separator: ", "))\(running.count > 3 ? ", …" : ""))" }
-            if let deadline = state["Deadline"]?.int64, deadline > 0 {
+            if let deadline = state[.deadline]?.int64, deadline > 0 {
                 line += "; \(max(0, (deadline - nowMilliseconds() + 999) / 1000)) s left"
             }
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceSpawn
 
 /// `agentctl run -- CMD…`: holds a bound session while a command runs, like `systemd-inhibit`.
@@ -24,7 +25,7 @@ struct Run: AsyncParsableCommand {
         var session: String?
         if await client.agentOwner() != nil {
             let label = label ?? command.joined(separator: " ")
-            let reply = try await client.call("OpenSession", [.string(String(label.prefix(1000))), .vardict(["bind": .boolean(true)])])
+            let reply = try await client.call(.openSession, [.string(String(label.prefix(1000))), .vardict(["bind": .boolean(true)])])
             session = reply.first?.string
         } else {
             print(error: "the agent is not running; running \(program) without a session")
@@ -32,7 +33,7 @@ struct Run: AsyncParsableCommand {
 
         let status = try await Self.spawnAndWait(command)
         if let session {
-            _ = try? await client.call("CloseSession", [.string(session)])
+            _ = try? await client.call(.closeSession, [.string(session)])
         }
         client.connection.close()
         throw ExitCode(status)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 
 /// `agentctl session open|close|list`.
 struct Session: AsyncParsableCommand {
@@ -18,7 +19,7 @@ struct Session: AsyncParsableCommand {
         func run() async throws {
             let client = try await AgentClient.connect()
             // Not bound: agentctl exits now, and a bound session would close with it.
-            let reply = try await client.call("OpenSession", [.string(label), .vardict(["bind": .boolean(false)])])
+            let reply = try await client.call(.openSession, [.string(label), .vardict(["bind": .boolean(false)])])
             print(reply.first?.string ?? "")
         }
     }
@@ -31,7 +32,7 @@ struct Session: AsyncParsableCommand {
 
         func run() async throws {
             let client = try await AgentClient.connect()
-            _ = try await client.call("CloseSession", [.string(id)])
+            _ = try await client.call(.closeSession, [.string(id)])
         }
     }
 
@@ -43,7 +44,7 @@ struct Session: AsyncParsableCommand {
 
         func run() async throws {
             let client = try await AgentClient.connect()
-            let rows = (try await client.call("ListSessions")).first?.array ?? []
+            let rows = (try await client.call(.listSessions)).first?.array ?? []
             let sessions = rows.compactMap(\.fields)
             if json {
                 printJSON(sessions.map { fields in

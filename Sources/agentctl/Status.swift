@@ -1,5 +1,6 @@
 import ArgumentParser
 import QuiesceDBus
+import QuiesceInterface
 
 /// `agentctl status`: what the agent is doing.
 struct Status: AsyncParsableCommand {
@@ -24,14 +25,14 @@ struct Status: AsyncParsableCommand {
             printJSON(object)
             return
         }
-        let state = properties["State"]?.string ?? "?"
-        print("agent: \(state) (version \(properties["Version"]?.string ?? "?"))")
-        print("sessions: \(properties["ActiveSessions"]?.uint32 ?? 0) open")
-        print("sync: \(properties["InFlightJobs"]?.uint32 ?? 0) copying, \(properties["QueuedJobs"]?.uint32 ?? 0) queued")
-        if let waiting = properties["SyncWaiting"]?.string, !waiting.isEmpty {
+        let state = properties[.state]?.string ?? "?"
+        print("agent: \(state) (version \(properties[.version]?.string ?? "?"))")
+        print("sessions: \(properties[.activeSessions]?.uint32 ?? 0) open")
+        print("sync: \(properties[.inFlightJobs]?.uint32 ?? 0) copying, \(properties[.queuedJobs]?.uint32 ?? 0) queued")
+        if let waiting = properties[.syncWaiting]?.string, !waiting.isEmpty {
             print("sync waits: \(waiting)")
         }
-        if let deadline = properties["Deadline"]?.int64, deadline > 0 {
+        if let deadline = properties[.deadline]?.int64, deadline > 0 {
             print("window runs out in \(max(0, deadline - nowMilliseconds()) / 1000) s")
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 
 /// `agentctl sync add|list|retry|cancel`.
 struct Sync: AsyncParsableCommand {
@@ -32,7 +33,7 @@ struct Sync: AsyncParsableCommand {
                 sources.append(absolute)
             }
             let client = try await AgentClient.connect()
-            let reply = try await client.call("Enqueue", [.strings(sources), .string(to), .vardict([:])], timeout: .seconds(120))
+            let reply = try await client.call(.enqueue, [.strings(sources), .string(to), .vardict([:])], timeout: .seconds(120))
             let ids = reply.first?.array?.compactMap(\.uint64) ?? []
             print("queued \(ids.count) file(s): \(ids.map(String.init).joined(separator: " "))")
         }
@@ -70,7 +71,7 @@ struct Sync: AsyncParsableCommand {
             var filter: [String: DBusValue] = ["limit": .uint32(limit)]
             if let state { filter["state"] = .string(state) }
             let client = try await AgentClient.connect()
-            let jobs = ((try await client.call("ListJobs", [.vardict(filter)])).first?.array ?? []).compactMap(\.fields)
+            let jobs = ((try await client.call(.listJobs, [.vardict(filter)])).first?.array ?? []).compactMap(\.fields)
             if json {
                 printJSON(jobs.map { fields in
                     [
@@ -99,7 +100,7 @@ struct Sync: AsyncParsableCommand {
 
         func run() async throws {
             let client = try await AgentClient.connect()
-            _ = try await client.call("ChangeJob", [.uint64(id), .string("retry")])
+            _ = try await client.call(.changeJob, [.uint64(id), .string("retry")])
         }
     }
 
@@ -110,7 +111,7 @@ struct Sync: AsyncParsableCommand {
 
         func run() async throws {
             let client = try await AgentClient.connect()
-            _ = try await client.call("ChangeJob", [.uint64(id), .string("cancel")])
+            _ = try await client.call(.changeJob, [.uint64(id), .string("cancel")])
         }
     }
 }

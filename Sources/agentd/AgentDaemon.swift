@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import QuiesceAgent
 import QuiesceCore
+import QuiesceInterface
 
 /// `agentd`: the Quiesce agent. Runs in the foreground (systemd --user or `make run`), logs one
 /// line an event to stderr, and exits 0 (clean), 3 (forced, work interrupted), 1 (could not

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceSpawn
 
 /// A real `agentd` (the release build beside this benchmark) on the rig's session bus, with a home
@@ -8,8 +9,6 @@ final class AgentProcess: @unchecked Sendable {
     // Safe: set once in init.
     let pid: pid_t
     let home: String
-
-    static let busName = "io.github.quiesce.Agent1"
 
     /// Starts agentd and returns once it owns its name.
     /// - Parameter systemBus: the rig's system bus (with logind), or nil for none.
@@ -26,7 +25,7 @@ final class AgentProcess: @unchecked Sendable {
         let pid = try spawn(executable, arguments, environment: environment, output: .descriptor(log), error: .descriptor(log))
         self.pid = pid
         for _ in 0..<1000 {
-            if (try? await control.nameOwner(Self.busName)) ?? nil != nil { return }
+            if (try? await control.nameOwner(AgentInterface.busName)) ?? nil != nil { return }
             try await Task.sleep(for: .milliseconds(5))
         }
         kill(pid, SIGKILL)

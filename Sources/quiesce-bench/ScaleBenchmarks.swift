@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceSpawn
 
 /// The agent with a lot in it: 10,000 sessions and 100,000 queued jobs, and 1,000 bound clients
@@ -9,18 +10,21 @@ enum ScaleBenchmarks {
         let control = try await BusConnection.open(address: sessionBus, label: "bench control")
         defer { control.close() }
         let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
-        func call(_ member: String, _ arguments: [DBusValue] = [], interface: String = AgentProcess.busName) async throws -> [DBusValue] {
+        func send(_ interface: String, _ member: String, _ arguments: [DBusValue]) async throws -> [DBusValue] {
             try await control.call(try DBusMessage.methodCall(
-                destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: interface, member: member,
+                destination: AgentInterface.busName, path: AgentInterface.path, interface: interface, member: member,
                 arguments: arguments), timeout: .seconds(120)).arguments()
         }
+        func call(_ method: AgentInterface.Method, _ arguments: [DBusValue] = []) async throws -> [DBusValue] {
+            try await send(AgentInterface.interface, method.name, arguments)
+        }
         for index in 0..<sessions {
-            _ = try await call("OpenSession", [.string("session \(index)"), .vardict(["bind": .boolean(false)])])
+            _ = try await call(.openSession, [.string("session \(index)"), .vardict(["bind": .boolean(false)])])
         }
         let batch = 10_000
         for start in stride(from: 0, to: jobs, by: batch) {
             let sources = (start..<min(jobs, start + batch)).map { "/srv/photos/\($0 / 1000)/img-\($0).raw" }
-            _ = try await call("Enqueue", [.strings(sources), .string("photos"), .vardict([:])])
+            _ = try await call(.enqueue, [.strings(sources), .string("photos"), .vardict([:])])
         }
         func timed(_ count: Int, _ body: () async throws -> Void) async throws -> Samples {
             var samples = Samples()
@@ -33,12 +37,12 @@ enum ScaleBenchmarks {
             return samples
         }
         let status = try await timed(calls) {
-            _ = try await call("GetAll", [.string(AgentProcess.busName)], interface: "org.freedesktop.DBus.Properties")
+            _ = try await send("org.freedesktop.DBus.Properties", "GetAll", [.string(AgentInterface.interface)])
         }
         let listSessions = try await timed(max(5, calls / 20)) {
-            guard try await call("ListSessions").first?.array?.count == sessions else { throw BenchmarkError(message: "ListSessions lost some") }
+            guard try await call(.listSessions).first?.array?.count == sessions else { throw BenchmarkError(message: "ListSessions lost some") }
         }
-        let listJobs = try await timed(calls) { _ = try await call("ListJobs", [.vardict([:])]) }
+        let listJobs = try await timed(calls) { _ = try await call(.listJobs, [.vardict([:])]) }
         try await control.quitAgent(force: true)
         _ = await agent.exit()
 
@@ -79,7 +83,7 @@ enum ScaleBenchmarks {
 
         // One sequence in bus order: the clients' departures, then the agent's decision.
         let changes = try await control.signals(matchingAny: [
-            MatchRule(interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: "/io/github/quiesce/Agent1"),
+            MatchRule(interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentInterface.path),
             MatchRule(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus"),
         ])
         try await control.quitAgent()
@@ -99,7 +103,7 @@ enum ScaleBenchmarks {
                     departures += 1
                     lastDeparture = clock.now
                 }
-            } else if let outcome = arguments[1].vardict?["Outcome"]?.string, !outcome.isEmpty {
+            } else if let outcome = arguments[1].vardict?[AgentInterface.Property.outcome.name]?.string, !outcome.isEmpty {
                 guard outcome == "clean" else { throw BenchmarkError(message: "the agent stopped \(outcome), not clean") }
                 decided = (lastDeparture ?? start).duration(to: clock.now)
                 break

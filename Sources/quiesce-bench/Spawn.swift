@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceSpawn
 
 /// Starts a program with a clean signal mask and none of our descriptors; its standard streams
@@ -16,7 +17,7 @@ extension BusConnection {
     /// Calls the agent's `Quit`.
     func quitAgent(force: Bool = false) async throws {
         _ = try await call(try DBusMessage.methodCall(
-            destination: AgentProcess.busName, path: "/io/github/quiesce/Agent1", interface: AgentProcess.busName, member: "Quit",
+            destination: AgentInterface.busName, path: AgentInterface.path, interface: AgentInterface.interface, member: AgentInterface.Method.quit.name,
             arguments: [.vardict(force ? ["force": .boolean(true)] : [:])]))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 import Testing
 
@@ -22,7 +23,7 @@ struct AgentLifecycleTests {
         try "shutdown:\n  quit_timeout: 0.25\n".write(toFile: file, atomically: true, encoding: .utf8)
         agent.signal(SIGHUP)
         try await eventually("the reload reported") { harness.log.contains("configuration reloaded") }
-        _ = try await harness.call("OpenSession", [.string("work"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.call(.openSession, [.string("work"), .vardict(["bind": .boolean(false)])])
         _ = try await harness.ctl(["quit", "--no-wait"])
         try await eventually("the drain logged") { harness.log.contains("because quit request") }
         #expect(harness.log.contains("because quit request; 0.25 s left"), "\(harness.log)")
@@ -76,6 +77,6 @@ extension PrivateBus {
     func nameOwnerless() async throws -> Bool {
         let control = try await BusConnection.open(address: address)
         defer { control.close() }
-        return try await control.nameOwner("io.github.quiesce.Agent1") == nil
+        return try await control.nameOwner(AgentInterface.busName) == nil
     }
 }

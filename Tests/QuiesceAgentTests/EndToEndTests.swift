@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 import Testing
 
@@ -41,14 +42,14 @@ struct EndToEndTests {
     func forceThenResume() async throws {
         let (mock, harness) = try await rig()
         let agent = try await harness.start(["--quit-timeout", "0.5"])
-        let session = try await harness.call("OpenSession", [.string("recording"), .vardict(["bind": .boolean(false)])])
+        let session = try await harness.call(.openSession, [.string("recording"), .vardict(["bind": .boolean(false)])])
         #expect(session.first?.string?.isEmpty == false)
         let source = harness.home.file("photo.raw")
         try Data("pixels".utf8).write(to: URL(fileURLWithPath: source))
-        let ids = try await harness.call("Enqueue", [.strings([source]), .string("shoots"), .vardict([:])])
+        let ids = try await harness.call(.enqueue, [.strings([source]), .string("shoots"), .vardict([:])])
         #expect(ids.first?.array?.count == 1)
-        try await eventually("the queued job in the properties") { try await harness.property("QueuedJobs") == .uint32(1) }
-        #expect(try await harness.property("SyncWaiting")?.string?.contains("sync.nas_root") == true, "status says why the queue waits")
+        try await eventually("the queued job in the properties") { try await harness.property(.queuedJobs) == .uint32(1) }
+        #expect(try await harness.property(.syncWaiting)?.string?.contains("sync.nas_root") == true, "status says why the queue waits")
 
         let quit = try await harness.ctl(["quit", "--no-wait"])
         #expect(quit.status == 0)
@@ -67,7 +68,7 @@ struct EndToEndTests {
         try await eventually("the queued job copied") {
             (try? String(contentsOfFile: nas + "/shoots/photo.raw", encoding: .utf8)) == "pixels"
         }
-        #expect(try await harness.property("ActiveSessions") == .uint32(1), "an unbound session survives a restart")
+        #expect(try await harness.property(.activeSessions) == .uint32(1), "an unbound session survives a restart")
         let forced = try await harness.ctl(["quit", "--force"])
         #expect(forced.status == 3, "the open session is cut off: \(forced.output)")
         #expect(await again.exitStatus() == 3)
@@ -77,7 +78,7 @@ struct EndToEndTests {
     func waitThenClose() async throws {
         let (mock, harness) = try await rig()
         let agent = try await harness.start(["--quit-timeout", "0.5"])
-        let session = try #require(try await harness.call("OpenSession", [.string("export"), .vardict(["bind": .boolean(false)])]).first?.string)
+        let session = try #require(try await harness.call(.openSession, [.string("export"), .vardict(["bind": .boolean(false)])]).first?.string)
         _ = try await harness.ctl(["quit", "--no-wait"])
         let first = try await shownNotification(mock)
         try await mock.emit("ActionInvoked", signature: "us", [.uint32(first), .string("wait")])
@@ -92,7 +93,7 @@ struct EndToEndTests {
     func signalWindows() async throws {
         let (_, harness) = try await rig()
         let agent = try await harness.start(["--quit-timeout", "30", "--sigterm-timeout", "0.25"])
-        _ = try await harness.call("OpenSession", [.string("work"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.call(.openSession, [.string("work"), .vardict(["bind": .boolean(false)])])
         agent.signal(SIGTERM)
         try await eventually("the drain logged") { harness.log.contains("because SIGTERM") }
         #expect(harness.log.contains("because SIGTERM; 0.25 s left"), "\(harness.log)")
@@ -106,7 +107,7 @@ struct EndToEndTests {
         let agent = try await harness.start()
         let marker = harness.home.file("ran")
         async let held = harness.ctl(["run", "--label", "backup", "--", "sh", "-c", "sleep 1; touch '\(marker)'"])
-        try await eventually("the run's session open") { try await harness.property("ActiveSessions") == .uint32(1) }
+        try await eventually("the run's session open") { try await harness.property(.activeSessions) == .uint32(1) }
         let quit = try await harness.ctl(["quit"])
         #expect(quit.status == 0, "\(quit.output)\(quit.error)")
         #expect(exists(marker), "the agent quit only after the command ended")
@@ -119,10 +120,10 @@ struct EndToEndTests {
         let (_, harness) = try await rig()
         let agent = try await harness.start()
         let client = try PeerProcess(builtProduct("agentctl"), ["run", "--", "sleep", "60"], environment: harness.environment)
-        try await eventually("the client's session open") { try await harness.property("ActiveSessions") == .uint32(1) }
+        try await eventually("the client's session open") { try await harness.property(.activeSessions) == .uint32(1) }
         client.signal(SIGKILL)
         #expect(await client.exitStatus() == 128 + SIGKILL)
-        try await eventually("the bound session closed") { try await harness.property("ActiveSessions") == .uint32(0) }
+        try await eventually("the bound session closed") { try await harness.property(.activeSessions) == .uint32(0) }
         #expect(harness.log.contains("left the bus"))
         #expect(try await harness.ctl(["quit"]).status == 0)
         #expect(await agent.exitStatus() == 0)
@@ -132,12 +133,12 @@ struct EndToEndTests {
     func admissionClosed() async throws {
         let (_, harness) = try await rig()
         let agent = try await harness.start(["--quit-timeout", "30"])
-        _ = try await harness.call("OpenSession", [.string("keeps it draining"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.call(.openSession, [.string("keeps it draining"), .vardict(["bind": .boolean(false)])])
         _ = try await harness.ctl(["quit", "--no-wait"])
-        try await eventually("draining") { try await harness.property("State") == .string("draining") }
-        await #expect(throws: DBusError.self) { _ = try await harness.call("OpenSession", [.string("late"), .vardict([:])]) }
+        try await eventually("draining") { try await harness.property(.state) == .string("draining") }
+        await #expect(throws: DBusError.self) { _ = try await harness.call(.openSession, [.string("late"), .vardict([:])]) }
         do {
-            _ = try await harness.call("OpenSession", [.string("late"), .vardict([:])])
+            _ = try await harness.call(.openSession, [.string("late"), .vardict([:])])
         } catch {
             #expect(error.name.rawValue == "io.github.quiesce.Error.ShuttingDown")
         }
@@ -171,9 +172,9 @@ struct EndToEndTests {
         #expect(harness.log.contains("sync.nas_root") == false, "no hint about the local disk when require_mount is on")
         let source = harness.home.file("take-1.wav")
         try Data("audio".utf8).write(to: URL(fileURLWithPath: source))
-        _ = try await harness.call("Enqueue", [.strings([source]), .string("takes"), .vardict([:])])
+        _ = try await harness.call(.enqueue, [.strings([source]), .string("takes"), .vardict([:])])
         try await eventually("status saying the NAS is not mounted") {
-            try await harness.property("SyncWaiting")?.string?.contains("is not mounted") == true
+            try await harness.property(.syncWaiting)?.string?.contains("is not mounted") == true
         }
         let status = try await harness.ctl(["status"])
         #expect(status.output.contains("is not mounted"), "\(status.output)")
@@ -183,12 +184,12 @@ struct EndToEndTests {
         // The worker looks again every 10 s; an enqueue wakes it at once.
         let second = harness.home.file("take-2.wav")
         try Data("more audio".utf8).write(to: URL(fileURLWithPath: second))
-        _ = try await harness.call("Enqueue", [.strings([second]), .string("takes"), .vardict([:])])
+        _ = try await harness.call(.enqueue, [.strings([second]), .string("takes"), .vardict([:])])
         try await eventually("both copied onto the mounted NAS") {
             (try? String(contentsOfFile: mount.path + "/takes/take-1.wav", encoding: .utf8)) == "audio"
                 && (try? String(contentsOfFile: mount.path + "/takes/take-2.wav", encoding: .utf8)) == "more audio"
         }
-        try await eventually("status clear again") { try await harness.property("SyncWaiting") == .string("") }
+        try await eventually("status clear again") { try await harness.property(.syncWaiting) == .string("") }
         _ = try await harness.ctl(["quit"])
         #expect(await agent.exitStatus() == 0, "\(harness.log)")
     }
@@ -197,9 +198,9 @@ struct EndToEndTests {
     func listJobsOrder() async throws {
         let (_, harness) = try await rig()
         let agent = try await harness.start()
-        let first = try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("a"), .vardict([:])])
-        let second = try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("b"), .vardict([:])])
-        let listed = try await harness.call("ListJobs", [.vardict(["state": .string("queued")])]).first?.array?.compactMap { $0.fields?[0].uint64 }
+        let first = try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("a"), .vardict([:])])
+        let second = try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("b"), .vardict([:])])
+        let listed = try await harness.call(.listJobs, [.vardict(["state": .string("queued")])]).first?.array?.compactMap { $0.fields?[0].uint64 }
         #expect(listed == [second, first].compactMap { $0.first?.array?.first?.uint64 })
         #expect(try await harness.ctl(["quit"]).status == 0)
         #expect(await agent.exitStatus() == 0)

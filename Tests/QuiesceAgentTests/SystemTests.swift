@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 import Testing
 
@@ -31,11 +32,11 @@ struct SystemTests {
         }
         #expect(harness.log.contains("released the delay lock"), "\(harness.log)")
         try await eventually("running again, holding the lock") {
-            let running = try await harness.property("State") == .string("running")
+            let running = try await harness.property(.state) == .string("running")
             let locks = try await ours()
             return running && locks == 1
         }
-        let open = try await harness.call("OpenSession", [.string("after"), .vardict(["bind": .boolean(false)])])
+        let open = try await harness.call(.openSession, [.string("after"), .vardict(["bind": .boolean(false)])])
         #expect(open.first?.string != nil, "admission is open again")
         #expect(try await harness.ctl(["quit", "--force"]).status == 3)
         #expect(await agent.exitStatus() == 3)
@@ -46,7 +47,7 @@ struct SystemTests {
     func suspendCycle() async throws {
         let (rig, harness, agent, logind) = try await agentWithLogind()
         func ours() async throws -> Int { try await logind.listInhibitors().filter { $0.who == "Quiesce" }.count }
-        _ = try await harness.call("OpenSession", [.string("kept across sleep"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.call(.openSession, [.string("kept across sleep"), .vardict(["bind": .boolean(false)])])
 
         try await logind.suspend()
         try await eventually("logind going on to suspend.target once the lock is released") {
@@ -55,11 +56,11 @@ struct SystemTests {
         #expect(harness.log.contains("prepares to sleep"), "\(harness.log)")
         #expect(harness.log.contains("released the delay lock (work ended)"), "released at once, not at logind's 5 s limit: \(harness.log)")
         try await eventually("running again, holding the lock") {
-            let running = try await harness.property("State") == .string("running")
+            let running = try await harness.property(.state) == .string("running")
             let locks = try await ours()
             return running && locks == 1
         }
-        #expect(try await harness.property("ActiveSessions") == .uint32(1), "a session does not hold up sleep, and stays open across it")
+        #expect(try await harness.property(.activeSessions) == .uint32(1), "a session does not hold up sleep, and stays open across it")
         #expect(try await harness.ctl(["quit", "--force"]).status == 3)
         #expect(await agent.exitStatus() == 3)
     }
@@ -69,7 +70,7 @@ struct SystemTests {
         let dunst = try await DunstServer()
         let harness = try await AgentHarness(busAddress: dunst.bus.address, owner: dunst)
         let agent = try await harness.start(["--quit-timeout", "0.3"])
-        _ = try await harness.call("OpenSession", [.string("encoding"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.call(.openSession, [.string("encoding"), .vardict(["bind": .boolean(false)])])
         #expect(try await harness.ctl(["quit", "--no-wait"]).status == 0)
         try await eventually("the prompt shown by dunst", limit: .seconds(20)) { try await dunst.displayed() == 1 }
         try await dunst.invoke("force")
@@ -84,7 +85,7 @@ struct SystemTests {
         let session = try PrivateBus()
         let harness = try await AgentHarness(busAddress: session.address, owner: session)
         let agent = try await harness.start(["--quit-timeout", "1"])
-        _ = try await harness.call("OpenSession", [.string("render job"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.call(.openSession, [.string("render job"), .vardict(["bind": .boolean(false)])])
         let socket = harness.home.file("tmux.sock")
         let result = harness.home.file("status")
         let tmux = ["-S", socket, "-f", "/dev/null"]

@@ -1,5 +1,6 @@
 import Foundation
 public import QuiesceDBus
+public import QuiesceInterface
 
 /// The real `agentd` and `agentctl` binaries on a private session bus, with a home of their own.
 ///
@@ -13,9 +14,6 @@ public final class AgentHarness: @unchecked Sendable {
     public let environment: [String: String]
     /// What owns the bus (a mock server, a rig): kept alive as long as the harness.
     private let owner: AnyObject?
-
-    public static let busName = "io.github.quiesce.Agent1"
-    public static let path = "/io/github/quiesce/Agent1"
 
     public init(busAddress: String, systemBusAddress: String? = nil, owner: AnyObject? = nil) async throws {
         self.busAddress = busAddress
@@ -44,11 +42,11 @@ public final class AgentHarness: @unchecked Sendable {
     public func start(_ arguments: [String] = [], waitUntilRunning: Bool = true) async throws -> PeerProcess {
         let agent = try PeerProcess(builtProduct("agentd"), arguments, environment: environment, logFile: logPath)
         if waitUntilRunning {
-            try await eventually("agentd owning \(Self.busName)") {
-                try await self.control.nameOwner(Self.busName) != nil || !agent.isRunning
+            try await eventually("agentd owning \(AgentInterface.busName)") {
+                try await self.control.nameOwner(AgentInterface.busName) != nil || !agent.isRunning
             }
             guard agent.isRunning else { throw AgentDidNotStart(log: log) }
-            try await eventually("agentd running") { try await self.property("State") == .string("running") }
+            try await eventually("agentd running") { try await self.property(.state) == .string("running") }
         }
         return agent
     }
@@ -62,36 +60,48 @@ public final class AgentHarness: @unchecked Sendable {
     }
 
     /// Calls a method of the agent.
-    public func call(_ member: String, _ arguments: [DBusValue] = [], signature: String? = nil) async throws(DBusError) -> [DBusValue] {
-        try await control.callAgent(member, arguments, timeout: .seconds(10))
+    public func call(_ method: AgentInterface.Method, _ arguments: [DBusValue] = []) async throws(DBusError) -> [DBusValue] {
+        try await control.callAgent(member: method.name, arguments, timeout: .seconds(10))
+    }
+
+    /// Calls a member by name, for names the interface does not have (the refusals' tests).
+    public func call(member: String, _ arguments: [DBusValue] = []) async throws(DBusError) -> [DBusValue] {
+        try await control.callAgent(member: member, arguments, timeout: .seconds(10))
     }
 
     /// One property of the agent.
-    public func property(_ name: String) async throws -> DBusValue? {
-        try await control.agentProperty(name)
+    public func property(_ property: AgentInterface.Property) async throws -> DBusValue? {
+        try await control.agentProperty(property)
     }
 
     /// Whether no job waits and none is being copied (by the agent's properties).
     public func queueSettled() async throws -> Bool {
-        let queued = try await property("QueuedJobs")
-        let inFlight = try await property("InFlightJobs")
+        let queued = try await property(.queuedJobs)
+        let inFlight = try await property(.inFlightJobs)
         return queued == .uint32(0) && inFlight == .uint32(0)
     }
 }
 
 extension BusConnection {
-    /// Calls a method of the agent (`io.github.quiesce.Agent1`) from this connection.
-    public func callAgent(_ member: String, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(20)) async throws(DBusError) -> [DBusValue] {
+    /// Calls a method of the agent (`AgentInterface`) from this connection.
+    public func callAgent(_ method: AgentInterface.Method, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(20)) async throws(DBusError)
+        -> [DBusValue]
+    {
+        try await callAgent(member: method.name, arguments, timeout: timeout)
+    }
+
+    /// Calls a member of the agent's interface by name, whether or not the interface has it.
+    public func callAgent(member: String, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(20)) async throws(DBusError) -> [DBusValue] {
         let message = try DBusMessage.methodCall(
-            destination: AgentHarness.busName, path: AgentHarness.path, interface: AgentHarness.busName, member: member, arguments: arguments)
+            destination: AgentInterface.busName, path: AgentInterface.path, interface: AgentInterface.interface, member: member, arguments: arguments)
         return try await call(message, timeout: timeout).arguments()
     }
 
     /// One property of the agent.
-    public func agentProperty(_ name: String) async throws(DBusError) -> DBusValue? {
+    public func agentProperty(_ property: AgentInterface.Property) async throws(DBusError) -> DBusValue? {
         let message = try DBusMessage.methodCall(
-            destination: AgentHarness.busName, path: AgentHarness.path, interface: "org.freedesktop.DBus.Properties", member: "Get",
-            arguments: [.string(AgentHarness.busName), .string(name)])
+            destination: AgentInterface.busName, path: AgentInterface.path, interface: "org.freedesktop.DBus.Properties", member: "Get",
+            arguments: [.string(AgentInterface.interface), .string(property.name)])
         return try await call(message, timeout: .seconds(10)).arguments().first?.unwrapped
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 
 /// Real `SIGKILL`s of `agentd` while clients enqueue batches, open and close sessions, and the
@@ -67,14 +68,14 @@ public struct CrashTorture: Sendable {
         }
         // Every session still open: the acknowledged unbound ones must be among them; the others
         // are opens whose reply died with an agent (their ids were never known).
-        let open = Set((try await harness.call("ListSessions").first?.array ?? []).compactMap { $0.fields?.first?.string })
+        let open = Set((try await harness.call(.listSessions).first?.array ?? []).compactMap { $0.fields?.first?.string })
         for id in ledger.unboundOpen.sorted() where !open.contains(id) {
             tally.lost += 1
             tally.fail("final: unbound session \(id) is not open")
         }
         for id in open.sorted() {
             do {
-                _ = try await harness.call("CloseSession", [.string(id)])
+                _ = try await harness.call(.closeSession, [.string(id)])
             } catch {
                 tally.fail("final: session \(id) could not be closed: \(error)")
             }
@@ -140,7 +141,7 @@ struct Traffic: Sendable {
             let sources = pool.pick(random.next(in: 1...4), &random)
             let destination = "r\(round)/b\(batch)"
             do throws(DBusError) {
-                let ids = jobIDs(try await connection.callAgent("Enqueue", [.strings(sources), .string(destination), .vardict([:])]))
+                let ids = jobIDs(try await connection.callAgent(.enqueue, [.strings(sources), .string(destination), .vardict([:])]))
                 if ids.count != sources.count { result.unexpected.append("Enqueue of \(sources.count) files answered \(ids.count) ids") }
                 result.acked.append(Batch(ids: ids, sources: sources, destination: destination))
             } catch let error where error.agentGone {
@@ -166,19 +167,19 @@ struct Traffic: Sendable {
             do throws(DBusError) {
                 switch choice {
                 case 0:
-                    let reply = try await connection.callAgent("OpenSession", [.string("torture \(round)"), .vardict(["bind": .boolean(false)])])
+                    let reply = try await connection.callAgent(.openSession, [.string("torture \(round)"), .vardict(["bind": .boolean(false)])])
                     guard let id = reply.first?.string else { throw DBusError(name: .failed, message: "OpenSession answered \(reply)") }
                     result.openedUnbound.append(id)
                     open.append(id)
                 case 1:
-                    let reply = try await client.callAgent("OpenSession", [.string("torture \(round) bound"), .vardict([:])])
+                    let reply = try await client.callAgent(.openSession, [.string("torture \(round) bound"), .vardict([:])])
                     guard let id = reply.first?.string else { throw DBusError(name: .failed, message: "OpenSession answered \(reply)") }
                     result.openedBound.append(id)
                 default:
                     guard !open.isEmpty else { break }
                     let id = open.remove(at: Int(random.next() % UInt64(open.count)))
                     do throws(DBusError) {
-                        _ = try await connection.callAgent("CloseSession", [.string(id)])
+                        _ = try await connection.callAgent(.closeSession, [.string(id)])
                         result.closedUnbound.append(id)
                     } catch let error where error.agentGone {
                         result.uncertainClose.append(id)

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 
 /// Faults around the agent, each against the real `agentd`: the notification server, logind, the
@@ -85,9 +86,9 @@ public struct FaultTorture: Sendable {
         }
         let harness = try await AgentHarness(busAddress: address, owner: owner)
         let agent = try await harness.start(["--quit-timeout", "0.3"])
-        _ = try await harness.call("OpenSession", [.string("unfinished work"), .vardict(["bind": .boolean(false)])])
-        let job = jobIDs(try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("kept"), .vardict([:])]))
-        _ = try await harness.call("Quit", [.vardict([:])])
+        _ = try await harness.call(.openSession, [.string("unfinished work"), .vardict(["bind": .boolean(false)])])
+        let job = jobIDs(try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("kept"), .vardict([:])]))
+        _ = try await harness.call(.quit, [.vardict([:])])
         if let mock {
             try await eventually("the prompt shown") { try await mock.calls().contains { $0.method == "Notify" } }
             mock.stop()
@@ -151,10 +152,10 @@ public struct FaultTorture: Sendable {
         // kill lands, however fast this machine's disk is at the moment.
         let big = Array(repeating: pool.files.enumerated().filter { $0.offset % 20 == 0 }.map(\.element) + pool.files, count: 3).joined()
         for (index, source) in big.enumerated() {
-            let ids = jobIDs(try await harness.call("Enqueue", [.strings([source]), .string("b\(index)"), .vardict([:])]))
+            let ids = jobIDs(try await harness.call(.enqueue, [.strings([source]), .string("b\(index)"), .vardict([:])]))
             ledger.acknowledged(ids, sources: [source], destination: "b\(index)")
         }
-        try await eventually("a copy in flight") { try await harness.property("InFlightJobs") != .uint32(0) }
+        try await eventually("a copy in flight") { try await harness.property(.inFlightJobs) != .uint32(0) }
         let killed = ContinuousClock.now
         kill(bus.pid, SIGKILL)
         let status = await agent.exitStatus()
@@ -206,7 +207,7 @@ public struct FaultTorture: Sendable {
         // Enough copies that some are still waiting when the fault strikes.
         let repeats = fault == .full ? 2 : 8
         for (index, source) in Array(repeating: sources, count: repeats).joined().enumerated() {
-            let ids = jobIDs(try await harness.call("Enqueue", [.strings([source]), .string("f\(index)"), .vardict([:])]))
+            let ids = jobIDs(try await harness.call(.enqueue, [.strings([source]), .string("f\(index)"), .vardict([:])]))
             ledger.acknowledged(ids, sources: [source], destination: "f\(index)")
             enqueued += ids
         }
@@ -215,12 +216,12 @@ public struct FaultTorture: Sendable {
         case .full:
             break  // 6 MiB for about 20 MiB of copies
         case .readOnly:
-            try await eventually("a copy in flight") { try await harness.property("InFlightJobs") != .uint32(0) }
+            try await eventually("a copy in flight") { try await harness.property(.inFlightJobs) != .uint32(0) }
             // The kernel refuses to make a mount read-only while a file on it is open for writing:
             // keep trying until it takes, between two writes.
             try await eventually("the NAS remounted read-only", limit: .seconds(20)) { (try? mount.remount("ro")) != nil }
         case .removed:
-            try await eventually("a copy in flight") { try await harness.property("InFlightJobs") != .uint32(0) }
+            try await eventually("a copy in flight") { try await harness.property(.inFlightJobs) != .uint32(0) }
             // Gone at once (a rename), then deleted: `rm -rf` alone races the agent's mkdir of the
             // next destination and can leave the root in place.
             shell("mv '\(nas)' '\(nas).gone' && rm -rf '\(nas).gone'")
@@ -230,7 +231,7 @@ public struct FaultTorture: Sendable {
             // The copies may all have finished before the root went: these are queued while it is
             // gone, so some jobs wait for it however fast the disk was.
             for (index, source) in sources.enumerated() {
-                let ids = jobIDs(try await harness.call("Enqueue", [.strings([source]), .string("later\(index)"), .vardict([:])]))
+                let ids = jobIDs(try await harness.call(.enqueue, [.strings([source]), .string("later\(index)"), .vardict([:])]))
                 ledger.acknowledged(ids, sources: [source], destination: "later\(index)")
                 enqueued += ids
             }
@@ -239,9 +240,9 @@ public struct FaultTorture: Sendable {
         do {
             try await eventually("copies failing with the reason kept", limit: .seconds(30)) {
                 let jobs = try await Self.jobs(harness)
-                let idle = try await harness.property("InFlightJobs") == .uint32(0)
+                let idle = try await harness.property(.inFlightJobs) == .uint32(0)
                 guard fault == .removed else { return idle && jobs.values.contains { !$0.error.isEmpty && $0.state == "queued" } }
-                let waiting = try await harness.property("SyncWaiting")?.string ?? ""
+                let waiting = try await harness.property(.syncWaiting)?.string ?? ""
                 return idle && waiting.contains("is the NAS mounted?") && jobs.values.contains { $0.state == "queued" }
             }
         } catch {
@@ -253,7 +254,7 @@ public struct FaultTorture: Sendable {
         if fault != .readOnly, !PartialFile.all(under: nas).isEmpty { tally.fail("\(fault): partial files left after failed copies") }
         if fault == .removed {
             // The root is gone, not the jobs' fault: waiting for it counts no attempt.
-            let rows = try await harness.call("ListJobs", [.vardict(["limit": .uint32(10_000)])]).first?.array ?? []
+            let rows = try await harness.call(.listJobs, [.vardict(["limit": .uint32(10_000)])]).first?.array ?? []
             let counted = rows.compactMap(\.fields).filter { $0.count == 7 && $0[3].string == "queued" && $0[4].uint32 != 0 }
             if !counted.isEmpty { tally.fail("removed: \(counted.count) queued jobs counted attempts while the root was gone") }
         }
@@ -290,7 +291,7 @@ public struct FaultTorture: Sendable {
 
     /// Every job by id: state and last error.
     static func jobs(_ harness: AgentHarness) async throws -> [UInt64: (state: String, error: String)] {
-        let rows = try await harness.call("ListJobs", [.vardict(["limit": .uint32(10_000)])]).first?.array ?? []
+        let rows = try await harness.call(.listJobs, [.vardict(["limit": .uint32(10_000)])]).first?.array ?? []
         var jobs: [UInt64: (state: String, error: String)] = [:]
         for row in rows {
             guard let fields = row.fields, fields.count == 7, let id = fields[0].uint64 else { continue }
@@ -307,7 +308,7 @@ public struct FaultTorture: Sendable {
         let bus = try PrivateBus()
         let harness = try await AgentHarness(busAddress: bus.address, owner: bus)
         var agent = try await harness.start()
-        let ids = jobIDs(try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("before"), .vardict([:])]))
+        let ids = jobIDs(try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("before"), .vardict([:])]))
         _ = try await harness.ctl(["quit"])
         _ = await agent.exitStatus()
         // --close: flock itself holds the lock (not the sleep it runs), so stopping it lets go.
@@ -343,7 +344,7 @@ public struct FaultTorture: Sendable {
         var refusal: DBusError?
         for index in 0..<5_000 where refusal == nil {
             do throws(DBusError) {
-                let ids = jobIDs(try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("d\(index)"), .vardict([:])]))
+                let ids = jobIDs(try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("d\(index)"), .vardict([:])]))
                 ledger.acknowledged(ids, sources: ["/etc/hostname"], destination: "d\(index)")
             } catch {
                 refusal = error
@@ -354,16 +355,16 @@ public struct FaultTorture: Sendable {
             tally.fail("disk full: Enqueue answered \(refusal), expected StorageFailed saying the disk is full")
         }
         do throws(DBusError) {
-            _ = try await harness.call("OpenSession", [.string("on a full disk"), .vardict(["bind": .boolean(false)])])
+            _ = try await harness.call(.openSession, [.string("on a full disk"), .vardict(["bind": .boolean(false)])])
         } catch where error.name.rawValue == "io.github.quiesce.Error.StorageFailed" {
         } catch {
             tally.fail("disk full: OpenSession answered \(error)")
         }
-        let state = try await harness.property("State")
+        let state = try await harness.property(.state)
         if !agent.isRunning || state != .string("running") { tally.fail("disk full: the agent did not stay up") }
         unlink(filler)
         do {
-            let ids = jobIDs(try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("after"), .vardict([:])]))
+            let ids = jobIDs(try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("after"), .vardict([:])]))
             ledger.acknowledged(ids, sources: ["/etc/hostname"], destination: "after")
         } catch {
             tally.fail("disk full: Enqueue after space was freed: \(error)")

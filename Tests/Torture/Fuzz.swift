@@ -1,4 +1,5 @@
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 
 extension InputTorture {
@@ -6,7 +7,7 @@ extension InputTorture {
     /// failure repeats. Quit is left out: an empty option dictionary is a valid quit.
     static func fuzz(_ harness: AgentHarness, calls: Int, seed: UInt64, tally: inout Tally) async throws {
         var random = SplitMix64(seed: seed)
-        let members = ["OpenSession", "CloseSession", "ListSessions", "Enqueue", "ListJobs", "ChangeJob", "Answer", "Nope", "X"]
+        let members = AgentInterface.Method.all.filter { $0 != .quit }.map(\.name) + ["Nope", "X"]
         let allowed: Set<String> = [
             "io.github.quiesce.Error.ShuttingDown", "io.github.quiesce.Error.NotFound", "io.github.quiesce.Error.InvalidArgument",
             "org.freedesktop.DBus.Error.InvalidArgs", "org.freedesktop.DBus.Error.UnknownMethod",
@@ -17,7 +18,7 @@ extension InputTorture {
             let arguments = (0..<Int(random.next() % 4)).map { _ in randomValue(&random, depth: 0) }
             tally.tried += 1
             do throws(DBusError) {
-                _ = try await harness.call(member, arguments)
+                _ = try await harness.call(member: member, arguments)
                 answered += 1
                 tally.survived += 1
             } catch where allowed.contains(error.name.rawValue) {
@@ -47,7 +48,7 @@ extension InputTorture {
         case 4: return .int64(Int64(bitPattern: random.next()))
         case 5: return .double(Double(bitPattern: random.next()))
         case 6: return .byte(UInt8(truncatingIfNeeded: random.next()))
-        case 7: return .objectPath("/io/github/quiesce/Agent1")
+        case 7: return .objectPath(AgentInterface.path)
         case 8: return .strings((0..<Int(random.next() % 3)).map { _ in strings[Int(random.next() % UInt64(strings.count))] })
         case 9:
             var entries: [String: DBusValue] = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 
 /// Bad input at the real agent: a table of named cases (every method with a wrong signature,
@@ -25,7 +26,14 @@ public struct InputTorture: Sendable {
         let member: String
         let arguments: [DBusValue]
         let expected: Set<String>
-        init(_ member: String, _ arguments: [DBusValue], _ expected: String...) {
+        init(_ method: AgentInterface.Method, _ arguments: [DBusValue], _ expected: String...) {
+            self.member = method.name
+            self.arguments = arguments
+            self.expected = Set(expected)
+        }
+
+        /// A call of a member the interface does not have.
+        init(member: String, _ arguments: [DBusValue], _ expected: String...) {
             self.member = member
             self.arguments = arguments
             self.expected = Set(expected)
@@ -36,50 +44,50 @@ public struct InputTorture: Sendable {
         let huge = String(repeating: "x", count: 1 << 20)
         let file = "/etc/hostname"
         func enqueue(_ sources: [String], _ destination: String) -> Case {
-            Case("Enqueue", [.strings(sources), .string(destination), .vardict([:])], invalidArgument)
+            Case(.enqueue, [.strings(sources), .string(destination), .vardict([:])], invalidArgument)
         }
         return [
             // Wrong signatures, method by method.
-            Case("Quit", [.string("now")], invalidArgs),
-            Case("Quit", [], invalidArgs),
-            Case("OpenSession", [.uint32(1)], invalidArgs),
-            Case("OpenSession", [.string("x")], invalidArgs),
-            Case("CloseSession", [], invalidArgs),
-            Case("CloseSession", [.uint64(1)], invalidArgs),
-            Case("ListSessions", [.string("all")], invalidArgs),
-            Case("Enqueue", [.string(file), .string("a"), .vardict([:])], invalidArgs),
-            Case("Enqueue", [.strings([file]), .string("a")], invalidArgs),
-            Case("ListJobs", [], invalidArgs),
-            Case("ListJobs", [.string("queued")], invalidArgs),
-            Case("ChangeJob", [.string("1"), .string("retry")], invalidArgs),
-            Case("ChangeJob", [.uint64(1)], invalidArgs),
-            Case("Answer", [], invalidArgs),
-            Case("Answer", [.boolean(true)], invalidArgs),
-            Case("Nope", [], "org.freedesktop.DBus.Error.UnknownMethod"),
+            Case(.quit, [.string("now")], invalidArgs),
+            Case(.quit, [], invalidArgs),
+            Case(.openSession, [.uint32(1)], invalidArgs),
+            Case(.openSession, [.string("x")], invalidArgs),
+            Case(.closeSession, [], invalidArgs),
+            Case(.closeSession, [.uint64(1)], invalidArgs),
+            Case(.listSessions, [.string("all")], invalidArgs),
+            Case(.enqueue, [.string(file), .string("a"), .vardict([:])], invalidArgs),
+            Case(.enqueue, [.strings([file]), .string("a")], invalidArgs),
+            Case(.listJobs, [], invalidArgs),
+            Case(.listJobs, [.string("queued")], invalidArgs),
+            Case(.changeJob, [.string("1"), .string("retry")], invalidArgs),
+            Case(.changeJob, [.uint64(1)], invalidArgs),
+            Case(.answer, [], invalidArgs),
+            Case(.answer, [.boolean(true)], invalidArgs),
+            Case(member: "Nope", [], "org.freedesktop.DBus.Error.UnknownMethod"),
             // Options that are not options (none of these may quit).
-            Case("Quit", [.vardict(["force": .string("yes")])], invalidArgument),
-            Case("Quit", [.vardict(["timeout": .int64(-1)])], invalidArgument),
-            Case("Quit", [.vardict(["soon": .boolean(true)])], invalidArgument),
-            Case("OpenSession", [.string("x"), .vardict(["bind": .string("yes")])], invalidArgument),
-            Case("ListJobs", [.vardict(["state": .string("sleeping")])], invalidArgument),
-            Case("ListJobs", [.vardict(["limit": .string("ten")])], invalidArgument),
+            Case(.quit, [.vardict(["force": .string("yes")])], invalidArgument),
+            Case(.quit, [.vardict(["timeout": .int64(-1)])], invalidArgument),
+            Case(.quit, [.vardict(["soon": .boolean(true)])], invalidArgument),
+            Case(.openSession, [.string("x"), .vardict(["bind": .string("yes")])], invalidArgument),
+            Case(.listJobs, [.vardict(["state": .string("sleeping")])], invalidArgument),
+            Case(.listJobs, [.vardict(["limit": .string("ten")])], invalidArgument),
             // Empty and 1 MiB strings.
-            Case("OpenSession", [.string(""), .vardict([:])], invalidArgument),
-            Case("OpenSession", [.string(huge), .vardict([:])], invalidArgument),
-            Case("CloseSession", [.string("")], notFound),
-            Case("CloseSession", [.string(huge)], notFound),
-            Case("Answer", [.string("")], invalidArgument),
-            Case("Answer", [.string(huge)], invalidArgument),
-            Case("ChangeJob", [.uint64(1), .string(huge)], invalidArgument, notFound),
+            Case(.openSession, [.string(""), .vardict([:])], invalidArgument),
+            Case(.openSession, [.string(huge), .vardict([:])], invalidArgument),
+            Case(.closeSession, [.string("")], notFound),
+            Case(.closeSession, [.string(huge)], notFound),
+            Case(.answer, [.string("")], invalidArgument),
+            Case(.answer, [.string(huge)], invalidArgument),
+            Case(.changeJob, [.uint64(1), .string(huge)], invalidArgument, notFound),
             enqueue([], "a"),
             enqueue([""], "a"),
             enqueue(["/" + huge], "a"),
             enqueue([file], huge),
             // Unknown ids.
-            Case("CloseSession", [.string("s-no-such-session")], notFound),
-            Case("ChangeJob", [.uint64(999_999_999), .string("retry")], notFound),
-            Case("ChangeJob", [.uint64(.max), .string("cancel")], notFound),
-            Case("Answer", [.string("force")], notFound),
+            Case(.closeSession, [.string("s-no-such-session")], notFound),
+            Case(.changeJob, [.uint64(999_999_999), .string("retry")], notFound),
+            Case(.changeJob, [.uint64(.max), .string("cancel")], notFound),
+            Case(.answer, [.string("force")], notFound),
             // Destinations that leave the NAS root, sources that are not absolute paths.
             enqueue([file], ".."),
             enqueue([file], "../outside"),
@@ -104,7 +112,7 @@ public struct InputTorture: Sendable {
         for test in Self.cases {
             await named.attempt { tally in
                 do throws(DBusError) {
-                    let reply = try await harness.call(test.member, test.arguments)
+                    let reply = try await harness.call(member: test.member, test.arguments)
                     tally.fail("\(test.member)\(Self.shape(test.arguments)) succeeded (\(reply)), expected \(test.expected.sorted())")
                 } catch {
                     if !test.expected.contains(error.name.rawValue) {
@@ -122,7 +130,7 @@ public struct InputTorture: Sendable {
         var fuzz = Tally("Bad input: \(fuzzCalls) random calls (members, signatures, values)")
         try await Self.fuzz(harness, calls: fuzzCalls, seed: seed, tally: &fuzz)
         if !agent.isRunning { fuzz.fail("agentd is no longer running after the random calls: \(harness.log.suffix(2000))") }
-        if try await harness.property("State") != .string("running") { fuzz.fail("the agent left the running state") }
+        if try await harness.property(.state) != .string("running") { fuzz.fail("the agent left the running state") }
 
         let quit = try await harness.ctl(["quit", "--force"])
         if quit.status == 1 { fuzz.fail("agentctl quit --force failed: \(quit.error)") }
@@ -141,10 +149,10 @@ public struct InputTorture: Sendable {
     /// A destination that is a symlink out of the NAS root: queued (the link is resolved when
     /// copying), then refused with its reason; nothing is written outside.
     static func symlinkEscape(_ harness: AgentHarness, outside: String, tally: inout Tally) async throws {
-        let ids = jobIDs(try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("escape"), .vardict([:])]))
+        let ids = jobIDs(try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("escape"), .vardict([:])]))
         guard let id = ids.first else { return tally.fail("Enqueue to a symlinked destination returned no id") }
         try await eventually("the job through a symlink refused with its reason") {
-            let jobs = try await harness.call("ListJobs", [.vardict([:])]).first?.array ?? []
+            let jobs = try await harness.call(.listJobs, [.vardict([:])]).first?.array ?? []
             let job = jobs.first { $0.fields?.first?.uint64 == id }
             return job.map { "\($0)".contains("symbolic link") } ?? false
         }
@@ -156,14 +164,14 @@ public struct InputTorture: Sendable {
     static func nonUTF8Name(_ harness: AgentHarness, tally: inout Tally) async throws {
         let directory = harness.home.file("odd-names")
         mkdir(directory, 0o755)
-        let before = try await harness.call("ListJobs", [.vardict([:])]).first?.array?.count ?? 0
+        let before = try await harness.call(.listJobs, [.vardict([:])]).first?.array?.count ?? 0
         // The name's bytes are \xff\xfe: made and passed by the shell, since a Swift String cannot hold them.
         let script = #"name="$(printf '\377\376.raw')"; : > "$1/$name" && exec "$0" sync add "$1/$name""#
         let result = try await QuiesceTestSupport.run("/bin/sh", ["-c", script, builtProduct("agentctl"), directory], environment: harness.environment)
         if result.status != 2 { tally.fail("agentctl sync add with a non-UTF-8 name exited \(result.status), expected 2 (usage): \(result.error)") }
         if !result.error.contains("not valid UTF-8") { tally.fail("agentctl did not say the name is not UTF-8: \(result.error)") }
         if directoryEntries(directory).count != 1 { tally.fail("the oddly named file was not there to add") }
-        let after = try await harness.call("ListJobs", [.vardict([:])]).first?.array?.count ?? 0
+        let after = try await harness.call(.listJobs, [.vardict([:])]).first?.array?.count ?? 0
         if after != before { tally.fail("a job was queued for a name that is not UTF-8") }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 import Synchronization
 
@@ -53,7 +54,7 @@ public struct LoadTorture: Sendable {
                 // Let every client get going, then ask to quit.
                 try? await Task.sleep(for: .milliseconds(400))
                 do {
-                    _ = try await harness.call("Quit", [.vardict([:])])
+                    _ = try await harness.call(.quit, [.vardict([:])])
                     quitAnswered.time.withLock { $0 = .now }
                 } catch {
                     quitProblem.problem.withLock { $0 = "Quit: \(error)" }
@@ -107,7 +108,7 @@ public struct LoadTorture: Sendable {
             let sent = ContinuousClock.now
             let id: String
             do throws(DBusError) {
-                let reply = try await connection.callAgent("OpenSession", [.string("load \(index)"), .vardict([:])])
+                let reply = try await connection.callAgent(.openSession, [.string("load \(index)"), .vardict([:])])
                 guard let opened = reply.first?.string else {
                     log.problems.append("client \(index): OpenSession answered \(reply)")
                     return log
@@ -126,7 +127,7 @@ public struct LoadTorture: Sendable {
             let sources = pool.pick(random.next(in: 1...2), &random)
             let destination = "load/c\(index)/r\(round)"
             do throws(DBusError) {
-                let ids = jobIDs(try await connection.callAgent("Enqueue", [.strings(sources), .string(destination), .vardict([:])]))
+                let ids = jobIDs(try await connection.callAgent(.enqueue, [.strings(sources), .string(destination), .vardict([:])]))
                 log.acked.append((ids, sources, destination))
             } catch let error where error.name.rawValue == "io.github.quiesce.Error.ShuttingDown" {
                 // The drain began: a session in hand still must be honoured.
@@ -135,7 +136,7 @@ public struct LoadTorture: Sendable {
             }
             try? await Task.sleep(for: .milliseconds(random.next(in: 5...60)))
             do {
-                _ = try await connection.callAgent("CloseSession", [.string(id)])
+                _ = try await connection.callAgent(.closeSession, [.string(id)])
                 log.honoured += 1
             } catch {
                 log.problems.append("client \(index): CloseSession of an admitted session: \(error)")

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 
 /// Who may do what: a second, real user (made with `useradd`) on a bus whose policy lets it
@@ -12,10 +13,11 @@ public struct SecurityTorture: Sendable {
 
     /// The methods a stranger tries, each with arguments of the right signature (so the refusal
     /// is the uid check, not a signature check). python-dbus, since dbus-send cannot write `a{sv}`.
+    /// The run checks that it tried every method of the interface.
     static let strangerScript = #"""
         import sys, dbus
         bus = dbus.bus.BusConnection(sys.argv[1])
-        agent = bus.get_object("io.github.quiesce.Agent1", "/io/github/quiesce/Agent1")
+        agent = bus.get_object("\#(AgentInterface.busName)", "\#(AgentInterface.path)")
         calls = [
             ("Quit", [dbus.Dictionary({"force": dbus.Boolean(True)}, signature="sv")]),
             ("OpenSession", ["intruder", dbus.Dictionary({}, signature="sv")]),
@@ -28,7 +30,7 @@ public struct SecurityTorture: Sendable {
         ]
         for member, arguments in calls:
             try:
-                agent.get_dbus_method(member, "io.github.quiesce.Agent1")(*arguments)
+                agent.get_dbus_method(member, "\#(AgentInterface.interface)")(*arguments)
                 print(member, "succeeded")
             except dbus.exceptions.DBusException as error:
                 print(member, error.get_dbus_name())
@@ -45,15 +47,19 @@ public struct SecurityTorture: Sendable {
         bus.openToOtherUsers()
         let harness = try await AgentHarness(busAddress: bus.address, owner: bus)
         let agent = try await harness.start()
-        let session = try await harness.call("OpenSession", [.string("owner's work"), .vardict(["bind": .boolean(false)])]).first?.string ?? ""
-        let job = jobIDs(try await harness.call("Enqueue", [.strings(["/etc/hostname"]), .string("mine"), .vardict([:])])).first ?? 0
+        let session = try await harness.call(.openSession, [.string("owner's work"), .vardict(["bind": .boolean(false)])]).first?.string ?? ""
+        let job = jobIDs(try await harness.call(.enqueue, [.strings(["/etc/hostname"]), .string("mine"), .vardict([:])])).first ?? 0
 
         await tally.attempt { tally in
             let result = try await QuiesceTestSupport.run("/usr/bin/setpriv", [
                 "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/python3", "-c", Self.strangerScript, bus.address, session,
             ])
             let lines = result.output.split(separator: "\n").map(String.init)
-            if lines.count != 8 { tally.fail("the stranger's script ran \(lines.count) of 8 calls: \(result.error)") }
+            let methods = AgentInterface.Method.all.map(\.name)
+            if lines.count != methods.count { tally.fail("the stranger's script ran \(lines.count) calls, the interface has \(methods.count): \(result.error)") }
+            for method in methods where !lines.contains(where: { $0.hasPrefix(method + " ") }) {
+                tally.fail("the stranger's script does not try \(method): add it to strangerScript")
+            }
             for line in lines where !line.hasSuffix(" io.github.quiesce.Error.AccessDenied") {
                 tally.fail("as \(Self.userName): \(line), expected AccessDenied")
             }
@@ -61,12 +67,12 @@ public struct SecurityTorture: Sendable {
         }
         await tally.attempt { tally in
             // The stranger changed nothing: the owner's session and job are as they were.
-            let sessions = try await harness.call("ListSessions").first?.array ?? []
+            let sessions = try await harness.call(.listSessions).first?.array ?? []
             if !sessions.contains(where: { $0.fields?.first?.string == session }) { tally.fail("the owner's session is gone") }
             if sessions.count != 1 { tally.fail("\(sessions.count) sessions open, expected the owner's one") }
-            let jobs = try await harness.call("ListJobs", [.vardict([:])]).first?.array ?? []
+            let jobs = try await harness.call(.listJobs, [.vardict([:])]).first?.array ?? []
             if jobs.count != 1 || jobs.first?.fields?.first?.uint64 != job { tally.fail("the queue changed: \(jobs)") }
-            if try await harness.property("State") != .string("running") { tally.fail("the agent is not running") }
+            if try await harness.property(.state) != .string("running") { tally.fail("the agent is not running") }
         }
         await tally.attempt { tally in
             let database = harness.databasePath
@@ -79,7 +85,7 @@ public struct SecurityTorture: Sendable {
         }
         await tally.attempt { tally in try await Self.noShell(harness, tally: &tally) }
 
-        _ = try await harness.call("CloseSession", [.string(session)])
+        _ = try await harness.call(.closeSession, [.string(session)])
         let quit = try await harness.ctl(["quit"])
         if quit.status != 0 { tally.fail("the owner's quit exited \(quit.status): \(quit.error)") }
         if await agent.exitStatus() != 0 { tally.fail("agentd did not exit cleanly") }

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceTestSupport
 
 /// The agent under steady traffic for a long while: sessions opened and closed, copies queued and
@@ -36,15 +37,15 @@ public struct Soak: Sendable {
         while clock.now - start < duration {
             rounds += 1
             await tally.attempt { tally in
-                let session = try await client.callAgent("OpenSession", [.string("soak \(rounds)"), .vardict(["bind": .boolean(rounds % 2 == 0)])])
+                let session = try await client.callAgent(.openSession, [.string("soak \(rounds)"), .vardict(["bind": .boolean(rounds % 2 == 0)])])
                 if rounds % 25 == 0 {
                     let sources = pool.pick(1, &random)
-                    let ids = jobIDs(try await client.callAgent("Enqueue", [.strings(sources), .string("s\(rounds)"), .vardict([:])]))
+                    let ids = jobIDs(try await client.callAgent(.enqueue, [.strings(sources), .string("s\(rounds)"), .vardict([:])]))
                     ledger.acknowledged(ids, sources: sources, destination: "s\(rounds)")
                 }
-                _ = try await client.callAgent("ListJobs", [.vardict(["limit": .uint32(20)])])
-                _ = try await client.agentProperty("ActiveSessions")
-                _ = try await client.callAgent("CloseSession", [session[0]])
+                _ = try await client.callAgent(.listJobs, [.vardict(["limit": .uint32(20)])])
+                _ = try await client.agentProperty(.activeSessions)
+                _ = try await client.callAgent(.closeSession, [session[0]])
             }
             try await Task.sleep(for: .milliseconds(10))
             let rss = residentKiB(agent.pid) ?? 0
