@@ -5,17 +5,22 @@ import Logging
 extension ShutdownMachine {
     /// Decides what the state calls for now. Runs after every input, so the agent proceeds the
     /// moment the last work ends, the moment a deadline passes, the moment an answer comes.
-    mutating func decide() {
-        // Rule 10 first, and whatever the sources say: a stop nobody at the agent asked for is
-        // bounded even if a source never reports.
-        if let ceiling = state.drain?.ceiling, ceiling <= now {
+    ///
+    /// - Parameter timerFired: the input is a timer: a ceiling it finds passed forces even when a
+    ///   source has not reported yet (a stop nobody at the agent asked for is bounded whatever the
+    ///   sources do); otherwise a passed ceiling waits for the counts, so an idle agent with a zero
+    ///   ceiling still stops cleanly.
+    mutating func decide(timerFired: Bool = false) {
+        let reported = watch?.allReported == true
+        let snapshots = watch?.snapshots.compactMap { $0 } ?? []
+        let idle = reported && snapshots.allSatisfy(\.isIdle)
+        // Rule 10 before anything else: past the ceiling nothing but idle avoids the force.
+        if let ceiling = state.drain?.ceiling, ceiling <= now, !idle, reported || timerFired {
             log(.notice, "no decision by the ceiling (rule 10: the desktop or the system will not wait longer): forcing")
             stop(.forced, because: .ceiling)
             return
         }
-        guard let watch, watch.allReported else { return }
-        let snapshots = watch.snapshots.compactMap { $0 }
-        let idle = snapshots.allSatisfy(\.isIdle)
+        guard reported else { return }
         let sleepIdle = zip(sources, snapshots).allSatisfy { source, snapshot in !source.blocksSleep || snapshot.isIdle }
 
         if let shutdown = state.holds?.shutdown, shutdown.isHeld, idle || shutdown.deadline.map({ $0 <= now }) == true {

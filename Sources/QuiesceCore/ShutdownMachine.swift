@@ -6,6 +6,12 @@ struct WorkSourceInfo: Sendable, Hashable {
     var blocksSleep: Bool
 }
 
+extension MachineInput {
+    var isClock: Bool {
+        if case .clock = self { true } else { false }
+    }
+}
+
 /// The latest snapshot of every work source, while the machine follows them.
 struct WorkWatch: Sendable, Hashable {
     let epoch: Int
@@ -78,7 +84,7 @@ struct ShutdownMachine<Instant: InstantProtocol>: Sendable where Instant.Duratio
         case .teardownFinished: teardownFinished()
         case .reconfigure(let configuration): reconfigure(configuration)
         }
-        decide()
+        decide(timerFired: input.isClock)
         // A subscription to no sources at all has every report it will ever get: decide on it now.
         if reconcile(), watch?.allReported == true {
             decide()
