@@ -128,8 +128,12 @@ public enum Agent {
             group.addTask {
                 for await signal in signals {
                     switch signal {
-                    case .sigint: await coordinator.trigger(.interrupt)
-                    case .sigterm: await coordinator.trigger(.terminate)
+                    case .sigint:
+                        let response = await coordinator.trigger(.interrupt)
+                        logger.info("SIGINT → \(response.effect)")
+                    case .sigterm:
+                        let response = await coordinator.trigger(.terminate)
+                        logger.info("SIGTERM → \(response.effect)")
                     default: await Self.reload(reload, coordinator: coordinator, worker: worker, logger: logger)
                     }
                 }

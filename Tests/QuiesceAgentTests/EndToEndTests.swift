@@ -101,6 +101,36 @@ struct EndToEndTests {
         #expect(await agent.exitStatus() == 3, "a second signal forces")
     }
 
+    @Test("rule 10: SIGTERM with a prompt nobody answers → the agent forces at SIGTERM window + answer timeout, exit 3, the prompt withdrawn")
+    func sigtermPromptUnanswered() async throws {
+        let (mock, harness) = try await rig()
+        let agent = try await harness.start(["--sigterm-timeout", "0.25", "--answer-timeout", "0.5"])
+        _ = try await harness.call(.openSession, [.string("recording"), .vardict(["bind": .boolean(false)])])
+        agent.signal(SIGTERM)
+        _ = try await shownNotification(mock)
+        // Before rule 10 the agent waited here for an answer until systemd killed it.
+        try await eventually("agentd deciding by itself", limit: .seconds(20)) { !agent.isRunning }
+        #expect(await agent.exitStatus() == 3, "\(harness.log)")
+        #expect(harness.log.contains("no answer by the ceiling"), "\(harness.log)")
+        #expect(try await mock.calls().contains { $0.method == "CloseNotification" }, "the unanswered prompt is taken down")
+    }
+
+    @Test("rule 10: SIGTERM while a quit's prompt is up is not ignored → exit 3 within SIGTERM window + answer timeout")
+    func sigtermDuringQuitPrompt() async throws {
+        let (mock, harness) = try await rig()
+        let agent = try await harness.start(["--quit-timeout", "0.25", "--sigterm-timeout", "0.25", "--answer-timeout", "0.5"])
+        _ = try await harness.call(.openSession, [.string("export"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.ctl(["quit", "--no-wait"])
+        _ = try await shownNotification(mock)
+        try await eventually("the prompt up") { try await harness.property(.state) == .string("prompting") }
+        agent.signal(SIGTERM)
+        // Before rule 10 this SIGTERM was ignored and the quit's prompt waited for the person.
+        try await eventually("agentd deciding by itself", limit: .seconds(20)) { !agent.isRunning }
+        #expect(await agent.exitStatus() == 3, "\(harness.log)")
+        #expect(harness.log.contains("SIGTERM → ceilingSet"), "\(harness.log)")
+        #expect(harness.log.contains("no answer by the ceiling"), "\(harness.log)")
+    }
+
     @Test("agentctl run -- CMD holds quit until the command ends")
     func runHoldsQuit() async throws {
         let (_, harness) = try await rig()
