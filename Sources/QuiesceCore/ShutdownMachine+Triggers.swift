@@ -49,9 +49,9 @@ extension ShutdownMachine {
         case .sessionEnding:
             return beginSessionEnd()
         case .systemShutdown(let window):
-            return beginShutdownHold(window: window)
+            return beginSystemHold(.shutdown, window: window)
         case .systemSleep(let window):
-            return beginSleepHold(window: window)
+            return beginSystemHold(.sleep, window: window)
         }
     }
 
@@ -132,35 +132,23 @@ extension ShutdownMachine {
 
     /// logind `PrepareForShutdown(true)`: close admission and claims, wait up to `window` for the
     /// idle predicate, then let go. The agent stays up: systemd's SIGTERM follows.
-    private mutating func beginShutdownHold(window: Duration) -> TriggerResponse.Effect {
-        let trigger = Trigger.systemShutdown(window: window)
-        guard var holds = state.holds, holds.shutdown?.isHeld != true else {
-            emit(.triggerIgnored, because: .trigger(trigger))
-            return .holding
-        }
-        effects.append(.takeHold(.shutdown))
-        holds.shutdown = Delay(deadline: now.advanced(by: window))
-        state.setHolds(holds)
-        if case .running(let running) = state {
-            move(to: .draining(running.drain(nil)), because: .trigger(trigger))
-        }
-        emit(.holdTaken(.shutdown), because: .trigger(trigger))
-        return .holding
-    }
-
+    ///
     /// logind `PrepareForSleep(true)`: claim nothing new, wait up to `window` for the work that
     /// blocks sleep, then let go. Sessions stay open and admission stays as it was.
-    private mutating func beginSleepHold(window: Duration) -> TriggerResponse.Effect {
-        let trigger = Trigger.systemSleep(window: window)
-        guard var holds = state.holds, holds.sleep?.isHeld != true else {
+    private mutating func beginSystemHold(_ kind: SystemHoldKind, window: Duration) -> TriggerResponse.Effect {
+        let trigger: Trigger = kind == .shutdown ? .systemShutdown(window: window) : .systemSleep(window: window)
+        guard var holds = state.holds, holds[kind]?.isHeld != true else {
             emit(.triggerIgnored, because: .trigger(trigger))
             return .holding
         }
-        effects.append(.takeHold(.sleep))
-        holds.sleep = Delay(deadline: now.advanced(by: window))
+        effects.append(.takeHold(kind))
+        holds[kind] = Delay(deadline: now.advanced(by: window))
         state.setHolds(holds)
-        emit(.claimsPaused, because: .trigger(trigger))
-        emit(.holdTaken(.sleep), because: .trigger(trigger))
+        if kind == .shutdown, case .running(let running) = state {
+            move(to: .draining(running.drain(nil)), because: .trigger(trigger))
+        }
+        if kind == .sleep { emit(.claimsPaused, because: .trigger(trigger)) }
+        emit(.holdTaken(kind), because: .trigger(trigger))
         return .holding
     }
 
