@@ -78,7 +78,12 @@ public enum Agent {
             connection: session, coordinator: coordinator, store: store, sessions: sessions, worker: worker, terminal: terminal,
             board: board, logger: logger)
         let logind = LogindBridge(systemBus: system, coordinator: coordinator, store: store, logger: logger)
-        board.update { $0.activeSessions = sessions.count }
+        let running = RunningWork()
+        let recovered = sessions.work.current
+        board.update {
+            $0.activeSessions = recovered.count
+            $0.running = running.set(sessions: recovered.items)
+        }
         service.readJobCounts()
 
         let events = coordinator.events()
@@ -108,14 +113,24 @@ public enum Agent {
                 }
             }
             group.addTask {
-                for await snapshot in sessionChanges { board.update { $0.activeSessions = snapshot.count } }
+                for await snapshot in sessionChanges {
+                    let lines = running.set(sessions: snapshot.items)
+                    board.update {
+                        $0.activeSessions = snapshot.count
+                        $0.running = lines
+                    }
+                }
             }
             group.addTask {
                 for await _ in worker.waitingChanges { service.readJobCounts() }
             }
             group.addTask {
                 for await snapshot in syncChanges {
-                    board.update { $0.inFlightJobs = snapshot.count }
+                    let lines = running.set(copies: snapshot.items)
+                    board.update {
+                        $0.inFlightJobs = snapshot.count
+                        $0.running = lines
+                    }
                     service.refreshJobCounts()
                 }
             }
@@ -166,6 +181,29 @@ public enum Agent {
         } catch {
             logger.error("configuration not reloaded, keeping the current one: \(error)")
         }
+    }
+}
+
+/// The latest items of both work sources, joined as the prompt lists them: sessions, then copies.
+final class RunningWork: Sendable {
+    private let lists = Mutex<(sessions: [String], copies: [String])>(([], []))
+
+    func set(sessions: [String]) -> [String] {
+        lists.withLock { lists in
+            lists.sessions = sessions
+            return Self.joined(lists)
+        }
+    }
+
+    func set(copies: [String]) -> [String] {
+        lists.withLock { lists in
+            lists.copies = copies
+            return Self.joined(lists)
+        }
+    }
+
+    private static func joined(_ lists: (sessions: [String], copies: [String])) -> [String] {
+        Array((lists.sessions + lists.copies).prefix(StatusBoard.runningLines))
     }
 }
 

@@ -21,6 +21,8 @@ public final class StatusBoard: Sendable {
         public var syncWaiting = ""
         /// "clean" or "forced" once stopping; "" before.
         public var outcome = ""
+        /// What runs, sessions first, then copies: at most ``StatusBoard/runningLines``.
+        public var running: [String] = []
 
         /// The values as the interface's properties. Keyed by the generated constants, so a name
         /// cannot be mistyped; ``StatusBoard/properties()`` checks at start that every property of
@@ -30,10 +32,13 @@ public final class StatusBoard: Sendable {
                 .state: .string(state.rawValue), .activeSessions: .uint32(UInt32(clamping: activeSessions)),
                 .inFlightJobs: .uint32(UInt32(clamping: inFlightJobs)), .queuedJobs: .uint32(UInt32(clamping: queuedJobs)),
                 .deadline: .int64(deadline), .version: .string(AgentInterface.version), .syncWaiting: .string(syncWaiting),
-                .outcome: .string(outcome),
+                .outcome: .string(outcome), .running: .array(element: "s", running.map { .string($0) }),
             ]
         }
     }
+
+    /// The most lines `Running` lists: enough for a prompt or a dialog, bounded for a property.
+    static let runningLines = 20
 
     private let values = Mutex(Values())
     private let connection: BusConnection

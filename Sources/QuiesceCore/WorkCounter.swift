@@ -74,6 +74,9 @@ public final class WorkCounter: WorkSource, Sendable {
     /// How many units run now.
     public var count: Int { state.withLock { $0.running.count } }
 
+    /// The snapshot now, from any thread without awaiting.
+    public var current: WorkSnapshot { state.withLock { $0.snapshot } }
+
     public func snapshot() async -> WorkSnapshot {
         state.withLock { $0.snapshot }
     }

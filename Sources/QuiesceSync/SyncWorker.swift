@@ -183,7 +183,7 @@ public final class SyncWorker: Component, Sendable {
             do {
                 claimed = try claims.admit { () throws -> (JobRecord, WorkCounter.Token)? in
                     guard !run.withLock({ $0.stopping }), let job = try store.claim(limit: 1).first else { return nil }
-                    return (job, inFlight.begin("copy \(job.source) → \(job.destination.isEmpty ? "/" : job.destination)"))
+                    return (job, inFlight.begin(Self.label(of: job)))
                 }
             } catch is GateClosed {
                 continue
@@ -255,5 +255,14 @@ public final class SyncWorker: Component, Sendable {
             // lease, and the next start returns it to the queue. Nothing is lost.
             logger.error("cannot record the outcome of job \(job.id): \(error)")
         }
+    }
+}
+
+extension SyncWorker {
+    /// A copy in the words the prompt, the logout dialog and `agentctl quit` show a person:
+    /// "copying IMG_0042.raw to shoots" — the file's name, not its whole path.
+    static func label(of job: JobRecord) -> String {
+        let name = job.source.split(separator: "/").last.map(String.init) ?? job.source
+        return "copying \(name) to \(job.destination.isEmpty ? "the NAS root" : job.destination)"
     }
 }

@@ -95,9 +95,9 @@ struct Quit: AsyncParsableCommand {
                 if state[.state]?.string == "stopping", workWhenStopping == nil {
                     workWhenStopping = (state[.activeSessions]?.uint32 ?? 0) + (state[.inFlightJobs]?.uint32 ?? 0)
                 }
-                display.show(state, running: await Self.running(client, state))
+                display.show(state)
             case .tick:
-                display.show(state, running: display.lastRunning)
+                display.show(state)
             case .key(let key):
                 guard state[.state]?.string == "prompting" else { continue }
                 let decision = key == UInt8(ascii: "f") || key == UInt8(ascii: "F") ? "force" : key == UInt8(ascii: "w") || key == UInt8(ascii: "W") ? "wait" : nil
@@ -115,35 +115,34 @@ struct Quit: AsyncParsableCommand {
             }
         }
     }
-
-    /// The labels of what still runs, for the display (asked only when counts change).
-    private static func running(_ client: AgentClient, _ state: [String: DBusValue]) async -> [String] {
-        guard (state[.activeSessions]?.uint32 ?? 0) > 0 else { return [] }
-        let rows = (try? await client.call(.listSessions, timeout: .seconds(2)))?.first?.array ?? []
-        return rows.compactMap { $0.fields?[1].string }
-    }
 }
 
-/// The live line on a terminal, or plain lines elsewhere.
+/// The live lines on a terminal (redrawn in place), or plain lines elsewhere.
 private struct Display {
     let terminal: Bool
     var lastLine = ""
-    var lastRunning: [String] = []
+    /// How many lines the last drawing took on the terminal.
+    var drawnLines = 0
 
     init(terminal: Bool) {
         self.terminal = terminal
     }
 
-    mutating func show(_ state: [String: DBusValue], running: [String]) {
-        lastRunning = running
+    mutating func show(_ state: [String: DBusValue]) {
         let phase = state[.state]?.string ?? "?"
         let sessions = state[.activeSessions]?.uint32 ?? 0
         let copies = state[.inFlightJobs]?.uint32 ?? 0
+        // The agent's own words for what runs: the same lines as its notification.
+        let running = state[.running]?.strings ?? []
         var line: String
         switch phase {
         case "prompting":
             line = "\(counted(sessions + copies, "operation", "operations")) still running. Force quit anyway?"
             if terminal { line += " [f]orce / [w]ait" }
+            // What still runs, under the question, as the notification lists it.
+            for item in running { line += "\n  \(item)" }
+            let unlisted = Int(sessions + copies) - running.count
+            if unlisted > 0 { line += "\n  and \(unlisted) more" }
         case "stopping", "stopped":
             line = "stopping…"
         default:
@@ -158,10 +157,16 @@ private struct Display {
         guard line != lastLine else { return }
         lastLine = line
         if terminal {
-            FileHandle.standardOutput.write(Data("\r\u{1B}[K\(line)".utf8))
+            FileHandle.standardOutput.write(Data((erase() + line).utf8))
+            drawnLines = line.split(separator: "\n", omittingEmptySubsequences: false).count
         } else {
             print(line)
         }
+    }
+
+    /// Back to the first line of the last drawing, and everything from there cleared.
+    private func erase() -> String {
+        (drawnLines > 1 ? "\u{1B}[\(drawnLines - 1)A" : "") + "\r\u{1B}[J"
     }
 
     private func counted(_ count: UInt32, _ one: String, _ many: String) -> String {
@@ -170,7 +175,7 @@ private struct Display {
 
     func finish(_ message: String) {
         if terminal {
-            FileHandle.standardOutput.write(Data("\r\u{1B}[K\(message)\n".utf8))
+            FileHandle.standardOutput.write(Data((erase() + message + "\n").utf8))
         } else {
             print(message)
         }

@@ -79,13 +79,14 @@ struct SystemTests {
         #expect(harness.log.contains("notification answered force"), "\(harness.log)")
     }
 
-    @Test("agentctl quit on a terminal shows progress and the question; f forces")
+    @Test("agentctl quit on a terminal shows progress, and the question with what still runs under it; f forces")
     func terminalForce() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else { throw PeerMissing(what: "/usr/bin/tmux (Debian package tmux)") }
         let session = try PrivateBus()
         let harness = try await AgentHarness(busAddress: session.address, owner: session)
         let agent = try await harness.start(["--quit-timeout", "1"])
         _ = try await harness.call(.openSession, [.string("render job"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.call(.openSession, [.string("exporting demo.mp4"), .vardict(["bind": .boolean(false)])])
         let socket = harness.home.file("tmux.sock")
         let result = harness.home.file("status")
         let tmux = ["-S", socket, "-f", "/dev/null"]
@@ -100,6 +101,9 @@ struct SystemTests {
 
         try await eventually("progress on the terminal") { try await screen().contains("render job") }
         try await eventually("the question on the terminal", limit: .seconds(20)) { try await screen().contains("[f]orce / [w]ait") }
+        let lines = try await screen().split(separator: "\n").map(String.init)
+        let question = try #require(lines.firstIndex { $0.contains("2 operations still running. Force quit anyway? [f]orce / [w]ait") }, "\(lines)")
+        #expect(Array(lines.dropFirst(question + 1).prefix(2)) == ["  render job", "  exporting demo.mp4"], "what runs, under the question: \(lines)")
         _ = try await runDetached("/usr/bin/tmux", tmux + ["send-keys", "f"])
         #expect(await agent.exitStatus() == 3, "\(harness.log)")
         try await eventually("agentctl's exit status") { exists(result) }
