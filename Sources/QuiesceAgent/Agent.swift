@@ -73,7 +73,15 @@ public enum Agent {
         let coordinator = Coordinator(
             configuration: configuration.shutdown, clock: ContinuousClock(), sources: [sessions.work, worker.inFlight],
             prompts: [NotificationPrompt(connection: session), terminal], admission: admission, claims: claims, logger: logger)
-        let board = StatusBoard(connection: session)
+        let notifier = ServiceManagerNotifier(environment: environment)
+        let board = StatusBoard(connection: session) { values in
+            let text = ServiceStatus.text(values, now: Int64(Date().timeIntervalSince1970 * 1000))
+            if values.state == .stopping || values.state == .stopped {
+                notifier.stopping(text)
+            } else {
+                notifier.status(text)
+            }
+        }
         let service = AgentService(
             connection: session, coordinator: coordinator, store: store, sessions: sessions, worker: worker, terminal: terminal,
             board: board, logger: logger)

@@ -42,11 +42,15 @@ public final class StatusBoard: Sendable {
 
     private let values = Mutex(Values())
     private let connection: BusConnection
+    /// Told every new set of values, in order (under the board's lock): the service manager's
+    /// status line follows the properties.
+    private let observer: (@Sendable (Values) -> Void)?
     /// Set once the object is exported; nothing is announced before.
     private let exported = Atomic<Bool>(false)
 
-    init(connection: BusConnection) {
+    init(connection: BusConnection, observer: (@Sendable (Values) -> Void)? = nil) {
         self.connection = connection
+        self.observer = observer
     }
 
     public var current: Values { values.withLock { $0 } }
@@ -60,6 +64,7 @@ public final class StatusBoard: Sendable {
         let (before, after) = values.withLock { values in
             let before = values
             change(&values)
+            if values != before { observer?(values) }
             return (before, values)
         }
         guard exported.load(ordering: .acquiring) else { return }
