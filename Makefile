@@ -63,8 +63,9 @@ torture: setup
 		[ $$status -ne 124 ] || echo "make torture: stopped after 14 minutes" >&2; \
 		exit $$status
 
-## install: release binaries, the systemd user unit, the D-Bus service and interface, shell
-## completions and the man page, under $(DESTDIR)$(PREFIX)
+## install: release binaries, the systemd user unit, the D-Bus service and interface, the desktop
+## file and icons (GNOME's logout dialog names the agent by them), shell completions and the man
+## pages, under $(DESTDIR)$(PREFIX)
 PREFIX ?= /usr/local
 BINDIR  = $(PREFIX)/bin
 install: setup
@@ -84,6 +85,9 @@ install: setup
 	$$bin/agentctl --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/agentctl.fish; \
 	install -Dm644 docs/agentctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/agentctl.1; \
 	install -Dm644 docs/agentd.1 $(DESTDIR)$(PREFIX)/share/man/man1/agentd.1; \
+	install -d $(DESTDIR)$(PREFIX)/share/applications; \
+	sed 's|@BINDIR@|$(BINDIR)|g' desktop/io.github.quiesce.Agent.desktop.in > $(DESTDIR)$(PREFIX)/share/applications/io.github.quiesce.Agent.desktop; \
+	for icon in $$(cd desktop/icons && find hicolor -type f); do install -Dm644 desktop/icons/$$icon $(DESTDIR)$(PREFIX)/share/icons/$$icon; done; \
 	echo "installed under $(DESTDIR)$(PREFIX); enable with: systemctl --user daemon-reload && systemctl --user enable --now quiesce"
 
 ## man: regenerate docs/agentctl.1 and docs/agentd.1 from the commands' help

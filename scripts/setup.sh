@@ -18,6 +18,7 @@ packages=(
     tmux              # drives agentctl quit on a terminal in the end-to-end tests
     binutils          # nm: the reliability suite checks that no binary imports a shell-running function
     passwd            # useradd: the reliability suite calls the agent as a second, real user
+    desktop-file-utils # desktop-file-validate: the desktop file the logout dialog names us by
 )
 
 missing=()

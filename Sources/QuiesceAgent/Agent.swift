@@ -86,11 +86,17 @@ public enum Agent {
             connection: session, coordinator: coordinator, store: store, sessions: sessions, worker: worker, terminal: terminal,
             board: board, logger: logger)
         let logind = LogindBridge(systemBus: system, coordinator: coordinator, store: store, logger: logger)
+        let desktop = configuration.sessionManager == .off
+            ? nil
+            : DesktopSession(
+                connection: session, coordinator: coordinator, startupID: environment["DESKTOP_AUTOSTART_ID"] ?? "",
+                required: configuration.sessionManager == .on, logger: logger)
+        if desktop == nil { logger.info("desktop.session_manager = false: not registering with a session manager; logout arrives as SIGTERM") }
         let running = RunningWork()
         let recovered = sessions.work.current
         board.update {
             $0.activeSessions = recovered.count
-            $0.running = running.set(sessions: recovered.items)
+            $0.running = running.set(sessions: recovered).items
         }
         service.readJobCounts()
 
@@ -122,11 +128,12 @@ public enum Agent {
             }
             group.addTask {
                 for await snapshot in sessionChanges {
-                    let lines = running.set(sessions: snapshot.items)
+                    let work = running.set(sessions: snapshot)
                     board.update {
                         $0.activeSessions = snapshot.count
-                        $0.running = lines
+                        $0.running = work.items
                     }
+                    desktop?.workChanged(work)
                 }
             }
             group.addTask {
@@ -134,11 +141,12 @@ public enum Agent {
             }
             group.addTask {
                 for await snapshot in syncChanges {
-                    let lines = running.set(copies: snapshot.items)
+                    let work = running.set(copies: snapshot)
                     board.update {
                         $0.inFlightJobs = snapshot.count
-                        $0.running = lines
+                        $0.running = work.items
                     }
+                    desktop?.workChanged(work)
                     service.refreshJobCounts()
                 }
             }
@@ -162,8 +170,9 @@ public enum Agent {
                 }
             }
             // Start order (stop is the reverse): the store, the D-Bus service (it takes the bus
-            // name), the logind lock, the sync worker.
-            let result = await coordinator.run(components: [StoreCloser(store: store), service, logind, worker])
+            // name), the logind lock, the session manager's client, the sync worker.
+            let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, worker]
+            let result = await coordinator.run(components: parts.compactMap { $0 })
             group.cancelAll()
             return result
         }
@@ -192,26 +201,29 @@ public enum Agent {
     }
 }
 
-/// The latest items of both work sources, joined as the prompt lists them: sessions, then copies.
+/// The latest snapshots of both work sources, joined as the prompt lists them: sessions, then
+/// copies (the items at most ``StatusBoard/runningLines``).
 final class RunningWork: Sendable {
-    private let lists = Mutex<(sessions: [String], copies: [String])>(([], []))
+    private let snapshots = Mutex<(sessions: WorkSnapshot, copies: WorkSnapshot)>((.idle, .idle))
 
-    func set(sessions: [String]) -> [String] {
-        lists.withLock { lists in
-            lists.sessions = sessions
-            return Self.joined(lists)
+    func set(sessions: WorkSnapshot) -> WorkSnapshot {
+        snapshots.withLock { snapshots in
+            snapshots.sessions = sessions
+            return Self.joined(snapshots)
         }
     }
 
-    func set(copies: [String]) -> [String] {
-        lists.withLock { lists in
-            lists.copies = copies
-            return Self.joined(lists)
+    func set(copies: WorkSnapshot) -> WorkSnapshot {
+        snapshots.withLock { snapshots in
+            snapshots.copies = copies
+            return Self.joined(snapshots)
         }
     }
 
-    private static func joined(_ lists: (sessions: [String], copies: [String])) -> [String] {
-        Array((lists.sessions + lists.copies).prefix(StatusBoard.runningLines))
+    private static func joined(_ snapshots: (sessions: WorkSnapshot, copies: WorkSnapshot)) -> WorkSnapshot {
+        WorkSnapshot(
+            count: snapshots.sessions.count + snapshots.copies.count,
+            items: Array((snapshots.sessions.items + snapshots.copies.items).prefix(StatusBoard.runningLines)))
     }
 }
 

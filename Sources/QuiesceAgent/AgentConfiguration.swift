@@ -19,6 +19,16 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var syncConcurrency: Int
     /// The SQLite database.
     public var storePath: String
+    /// Whether to register with the desktop's session manager (rule 11).
+    public var sessionManager: Integration = .auto
+
+    /// A desktop integration: on when its peer is on the bus (`auto`), always (`true`: its absence
+    /// is worth a warning), or never (`false`).
+    public enum Integration: String, Sendable, Hashable, CaseIterable {
+        case auto
+        case on = "true"
+        case off = "false"
+    }
 
     public init(
         shutdown: ShutdownConfiguration = ShutdownConfiguration(), nasRoot: String? = nil, requireMount: Bool = false, syncConcurrency: Int = 2,
@@ -46,8 +56,9 @@ public struct AgentConfiguration: Sendable, Hashable {
         public static let requireMount = Key(name: "sync.require_mount", flag: "require-mount")
         public static let syncConcurrency = Key(name: "sync.concurrency", flag: "sync-concurrency")
         public static let storePath = Key(name: "store.path", flag: "db")
+        public static let sessionManager = Key(name: "desktop.session_manager", flag: "session-manager")
 
-        public static let all: [Key] = [quitTimeout, sigtermTimeout, answerTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath]
+        public static let all: [Key] = [quitTimeout, sigtermTimeout, answerTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath, sessionManager]
     }
 
     /// Reads the configuration.
@@ -108,6 +119,14 @@ public struct AgentConfiguration: Sendable, Hashable {
                 throw ConfigurationError(key: Key.syncConcurrency.name, value: value, expected: "a whole number from 1 to 64")
             }
             configuration.syncConcurrency = count
+        }
+        if let value = text(.sessionManager) {
+            switch value.lowercased() {
+            case "auto": configuration.sessionManager = .auto
+            case "true", "yes", "on", "1": configuration.sessionManager = .on
+            case "false", "no", "off", "0": configuration.sessionManager = .off
+            default: throw ConfigurationError(key: Key.sessionManager.name, value: value, expected: "auto, true or false")
+            }
         }
         if let value = text(.storePath), !value.isEmpty {
             guard value.hasPrefix("/") else {

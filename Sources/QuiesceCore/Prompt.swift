@@ -16,6 +16,17 @@ public struct PromptQuestion: Sendable, Hashable {
         return "\(count) \(noun) still running. Force quit anyway?"
     }
 
+    /// "2 operations still running: exporting demo.mp4, copying IMG_0042.raw": the question's
+    /// words on one line, for what shows only a line (the desktop's logout dialog). At most three
+    /// items, then "and N more".
+    public var sentence: String {
+        let noun = count == 1 ? "operation" : "operations"
+        guard !running.isEmpty else { return "\(count) \(noun) still running" }
+        var items = running.prefix(3).joined(separator: ", ")
+        if count > min(3, running.count) { items += ", and \(count - min(3, running.count)) more" }
+        return "\(count) \(noun) still running: \(items)"
+    }
+
     /// The running items, one a line, with "and N more" when the sources listed fewer than run.
     public var body: String {
         var lines = running

@@ -58,6 +58,9 @@ struct AgentDaemon: AsyncParsableCommand {
     @Option(name: .customLong("sync-concurrency"), help: ArgumentHelp("Copies at once (sync.concurrency, default 2).", valueName: "n"))
     var syncConcurrency: String?
 
+    @Flag(name: .customLong("session-manager"), inversion: .prefixedNo, help: "Register with the desktop's session manager (desktop.session_manager; default: when one is on the bus).")
+    var sessionManager: Bool?
+
     @Option(name: .customLong("db"), help: ArgumentHelp("The database file (store.path).", valueName: "file"))
     var database: String?
 
@@ -85,6 +88,7 @@ struct AgentDaemon: AsyncParsableCommand {
         flags[.syncConcurrency] = syncConcurrency
         if requireMount { flags[.requireMount] = "true" }
         flags[.storePath] = database
+        if let sessionManager { flags[.sessionManager] = sessionManager ? "true" : "false" }
         let file = configFile
         let read: @Sendable () async throws -> AgentConfiguration = { [flags] in try await AgentConfiguration.load(flags: flags, file: file) }
 

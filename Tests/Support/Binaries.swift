@@ -91,3 +91,8 @@ func onDispatchTimer(after delay: Duration, _ body: @escaping @Sendable () -> Vo
     let microseconds = Int(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
     DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(microseconds), execute: body)
 }
+
+/// The package's root directory (where `Package.swift` is): the tests read `dbus/`, `desktop/`
+/// and `scripts/` from there.
+public let packageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

@@ -9,7 +9,8 @@
 #   scripts/rig/gnome-session.sh kill-session DIR [SIG]  kill gnome-session alone (KILL unless told)
 #   scripts/rig/gnome-session.sh emit DIR SIGNAL       the shell's end-session dialog answers: ConfirmedLogout,
 #                                                    ConfirmedReboot, ConfirmedShutdown, Canceled or Closed
-#   scripts/rig/gnome-session.sh open-calls DIR        the dialog's Open calls so far, one a line
+#   scripts/rig/gnome-session.sh open-calls DIR        the dialog's Open calls since clear-calls
+#   scripts/rig/gnome-session.sh clear-calls DIR       forget them
 #   scripts/rig/gnome-session.sh exec PEER ARGS        become one peer
 #
 # What runs, each with its log in DIR/logs: Xvfb (it picks its own display); a private session bus
@@ -337,12 +338,15 @@ emit() {
         --method org.freedesktop.DBus.Mock.EmitSignal "$dialog_interface" "$signal" "" "@av []" >/dev/null
 }
 
-open_calls() {
+# Prints the dialog's Open calls since the last clear-calls, `(timestamp, [<type>, <timestamp>,
+# <seconds to stay open>, <@ao [inhibitors]>])` each, as gdbus prints them. `clear-calls` forgets them.
+shell_mock_call() {
     local dir=$1
+    shift
     # shellcheck disable=SC1091
     source "$dir/session.env"
     /usr/bin/gdbus call --address "$DBUS_SESSION_BUS_ADDRESS" --dest org.gnome.Shell --object-path "$dialog_path" \
-        --method org.freedesktop.DBus.Mock.GetMethodCalls Open
+        --method "$@"
 }
 
 case ${1-} in
@@ -352,7 +356,8 @@ stop) [[ $# -eq 2 ]] || die "usage: $0 stop DIR"; stop "$2" ;;
 start-session | restart) [[ $# -eq 2 ]] || die "usage: $0 start-session DIR"; start_session "$(cd "$2" && pwd)"; cat "$2/env" ;;
 kill-session) [[ $# -ge 2 && $# -le 3 ]] || die "usage: $0 kill-session DIR [SIGNAL]"; kill_session "$(cd "$2" && pwd)" "${3-KILL}" ;;
 emit) [[ $# -eq 3 ]] || die "usage: $0 emit DIR SIGNAL"; emit "$2" "$3" ;;
-open-calls) [[ $# -eq 2 ]] || die "usage: $0 open-calls DIR"; open_calls "$2" ;;
+open-calls) [[ $# -eq 2 ]] || die "usage: $0 open-calls DIR"; shell_mock_call "$2" org.freedesktop.DBus.Mock.GetMethodCalls Open ;;
+clear-calls) [[ $# -eq 2 ]] || die "usage: $0 clear-calls DIR"; shell_mock_call "$2" org.freedesktop.DBus.Mock.ClearCalls >/dev/null ;;
 exec) [[ $# -ge 2 ]] || die "usage: $0 exec PEER [ARGS]"; shift; become "$@" ;;
-*) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
