@@ -22,6 +22,7 @@ struct ConfigurationTests {
         #expect(configuration.nasRoot == nil)
         #expect(configuration.requireMount == false)
         #expect(configuration.syncConcurrency == 2)
+        #expect(configuration.sessionManager == .auto)
         #expect(configuration.storePath == home.path + "/.local/state/quiesce/agent.db")
     }
 
@@ -64,6 +65,8 @@ struct ConfigurationTests {
         let fromFlags = try await AgentConfiguration.load(flags: [.quitTimeout: "10", .answerTimeout: "3.5", .storePath: "/tmp/x.db"], environment: withEnvironment)
         #expect(fromFlags.shutdown.quitTimeout == .seconds(10))
         #expect(fromFlags.shutdown.answerTimeout == .milliseconds(3500))
+        let withoutManager = try await AgentConfiguration.load(flags: [.sessionManager: "false"], environment: withEnvironment)
+        #expect(withoutManager.sessionManager == .off)
         #expect(fromFlags.storePath == "/tmp/x.db")
     }
 
@@ -77,6 +80,7 @@ struct ConfigurationTests {
             ([.syncConcurrency: "0"], "sync.concurrency"),
             ([.nasRoot: "relative/dir"], "sync.nas_root"),
             ([.requireMount: "sometimes"], "sync.require_mount"),
+            ([.sessionManager: "gnome"], "desktop.session_manager"),
             ([.storePath: "agent.db"], "store.path"),
         ]
         for (flags, key) in cases {
