@@ -60,9 +60,11 @@ public enum Agent {
         defer { system?.close() }
 
         let stateDirectory = (configuration.storePath as NSString).deletingLastPathComponent
+        let paused = (try? store.syncPaused()) ?? false
+        if paused { logger.notice("sync is paused (since before this start): nothing is copied until agentctl sync resume") }
         let worker = SyncWorker(
             store: store, nasRoot: configuration.nasRoot, concurrency: configuration.syncConcurrency, claims: claims,
-            requireMount: configuration.requireMount, localDirectory: stateDirectory, logger: logger)
+            requireMount: configuration.requireMount, localDirectory: stateDirectory, paused: paused, logger: logger)
         if let root = configuration.nasRoot, !configuration.requireMount, NASRoot(path: root).sharesFilesystem(with: stateDirectory) {
             logger.notice("""
                 sync.nas_root \(root) is on the same filesystem as the agent's database: if it is a mount point, copies made \
@@ -95,6 +97,7 @@ public enum Agent {
         let running = RunningWork()
         let recovered = sessions.work.current
         board.update {
+            $0.syncPaused = paused
             $0.activeSessions = recovered.count
             $0.running = running.set(sessions: recovered).items
         }

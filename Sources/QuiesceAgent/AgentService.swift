@@ -109,6 +109,8 @@ public final class AgentService: Component, Sendable {
             .listJobs: { call in try self.listJobs(call) },
             .changeJob: { call in try self.changeJob(call) },
             .answer: { call in try self.answer(call) },
+            .pauseSync: { _ in try self.setSyncPaused(true) },
+            .resumeSync: { _ in try self.setSyncPaused(false) },
         ]
         let methods = try MethodTable.methods(handlers.mapValues(guarded))
         return ExportedObject(
@@ -288,6 +290,16 @@ public final class AgentService: Component, Sendable {
         guard terminal.answer(answer) else {
             throw AgentError.notFound("nothing is being asked now; the prompt shows only when a quit window runs out")
         }
+        return []
+    }
+
+    /// `PauseSync` / `ResumeSync`: recorded first (a pause survives a crash), then applied.
+    /// Paused, the worker claims nothing new and copies under way finish; a quit is unaffected.
+    func setSyncPaused(_ paused: Bool) throws -> [DBusValue] {
+        try store.setSyncPaused(paused)
+        worker.setPaused(paused)
+        board.update { $0.syncPaused = paused }
+        readJobCounts()
         return []
     }
 

@@ -23,6 +23,8 @@ public final class StatusBoard: Sendable {
         public var outcome = ""
         /// What runs, sessions first, then copies: at most ``StatusBoard/runningLines``.
         public var running: [String] = []
+        /// The user paused sync.
+        public var syncPaused = false
 
         /// The values as the interface's properties. Keyed by the generated constants, so a name
         /// cannot be mistyped; ``StatusBoard/properties()`` checks at start that every property of
@@ -33,6 +35,7 @@ public final class StatusBoard: Sendable {
                 .inFlightJobs: .uint32(UInt32(clamping: inFlightJobs)), .queuedJobs: .uint32(UInt32(clamping: queuedJobs)),
                 .deadline: .int64(deadline), .version: .string(AgentInterface.version), .syncWaiting: .string(syncWaiting),
                 .outcome: .string(outcome), .running: .array(element: "s", running.map { .string($0) }),
+                .syncPaused: .boolean(syncPaused),
             ]
         }
     }

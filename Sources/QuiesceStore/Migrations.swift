@@ -47,6 +47,13 @@ enum Migrations {
         """
         CREATE INDEX sessions_owner ON sessions (owner_connection) WHERE closed_at IS NULL AND bound = 1;
         """,
+        // 4: the agent's own settings that outlive a run (sync paused by the user).
+        """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var latest: Int { steps.count }

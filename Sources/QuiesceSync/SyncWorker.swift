@@ -27,6 +27,8 @@ public final class SyncWorker: Component, Sendable {
     private struct Settings {
         var nasRoot: String?
         var retry: RetryPolicy
+        /// The user paused sync: nothing new is claimed; copies under way finish.
+        var paused = false
     }
 
     private struct RunState {
@@ -65,10 +67,11 @@ public final class SyncWorker: Component, Sendable {
     ///     nor `localDirectory`'s (`sync.require_mount`).
     ///   - localDirectory: the agent's own state directory, on the local disk.
     ///   - rootRecheck: how often jobs waiting for a missing or unmounted root look for it again.
+    ///   - paused: start paused (the user paused sync before the last stop).
     public init(
         store: Store, nasRoot: String?, concurrency: Int = 2, claims: Gate, retry: RetryPolicy = RetryPolicy(),
         retention: Duration = .seconds(7 * 24 * 3600), requireMount: Bool = false, localDirectory: String? = nil,
-        rootRecheck: Duration = .seconds(10), logger: Logger
+        rootRecheck: Duration = .seconds(10), paused: Bool = false, logger: Logger
     ) {
         self.requireMount = requireMount
         self.rootRecheck = rootRecheck
@@ -79,11 +82,13 @@ public final class SyncWorker: Component, Sendable {
         self.concurrency = max(1, concurrency)
         self.retention = retention
         self.logger = logger
-        self.settings = Mutex(Settings(nasRoot: nasRoot, retry: retry))
+        self.settings = Mutex(Settings(nasRoot: nasRoot, retry: retry, paused: paused))
     }
 
-    /// Why queued jobs are not moving, when the reason is the configuration or the NAS root.
+    /// Why queued jobs are not moving, when the reason is the user's pause, the configuration or
+    /// the NAS root.
     public var waitingReason: String? {
+        if settings.withLock({ $0.paused }) { return "sync is paused; agentctl sync resume (or the tray's Resume sync) copies again" }
         if settings.withLock({ $0.nasRoot == nil }) { return CopyError.nasRootNotConfigured.description }
         return rootProblem.withLock { $0?.description }
     }
@@ -116,6 +121,22 @@ public final class SyncWorker: Component, Sendable {
         let problem = NASRoot(path: root).unavailability(requireMount: requireMount, localDirectory: localDirectory)
         noteRoot(problem)
         return problem
+    }
+
+    /// Whether sync is paused.
+    public var isPaused: Bool { settings.withLock { $0.paused } }
+
+    /// Pauses or resumes claiming. Paused, nothing new is claimed; copies under way finish (they
+    /// are the work a quit waits for anyway). Resumed, the queue moves again at once.
+    public func setPaused(_ paused: Bool) {
+        let changed = settings.withLock { settings in
+            defer { settings.paused = paused }
+            return settings.paused != paused
+        }
+        guard changed else { return }
+        logger.notice(paused ? "sync paused: nothing new is copied until it is resumed" : "sync resumed")
+        waitingFeed.yield()
+        wake()
     }
 
     /// Changes the retry policy (a configuration reload).
@@ -169,7 +190,8 @@ public final class SyncWorker: Component, Sendable {
             } catch {
                 return
             }
-            guard let root = settings.withLock({ $0.nasRoot }) else {
+            guard let root = settings.withLock({ $0.paused ? nil : $0.nasRoot }) else {
+                // Paused, or no root configured: only a resume or a reload moves the queue.
                 await wakeup.wait(after: seen, timeout: nil)
                 continue
             }
@@ -182,7 +204,9 @@ public final class SyncWorker: Component, Sendable {
             let claimed: (JobRecord, WorkCounter.Token)?
             do {
                 claimed = try claims.admit { () throws -> (JobRecord, WorkCounter.Token)? in
-                    guard !run.withLock({ $0.stopping }), let job = try store.claim(limit: 1).first else { return nil }
+                    guard !run.withLock({ $0.stopping }), !settings.withLock({ $0.paused }),
+                        let job = try store.claim(limit: 1).first
+                    else { return nil }
                     return (job, inFlight.begin(Self.label(of: job)))
                 }
             } catch is GateClosed {

@@ -28,7 +28,8 @@ struct Status: AsyncParsableCommand {
         let state = properties[.state]?.string ?? "?"
         print("agent: \(state) (version \(properties[.version]?.string ?? "?"))")
         print("sessions: \(properties[.activeSessions]?.uint32 ?? 0) open")
-        print("sync: \(properties[.inFlightJobs]?.uint32 ?? 0) copying, \(properties[.queuedJobs]?.uint32 ?? 0) queued")
+        let paused = properties[.syncPaused]?.bool == true ? " (paused)" : ""
+        print("sync: \(properties[.inFlightJobs]?.uint32 ?? 0) copying, \(properties[.queuedJobs]?.uint32 ?? 0) queued\(paused)")
         if let waiting = properties[.syncWaiting]?.string, !waiting.isEmpty {
             print("sync waits: \(waiting)")
         }

@@ -3,11 +3,11 @@ import Foundation
 import QuiesceDBus
 import QuiesceInterface
 
-/// `agentctl sync add|list|retry|cancel`.
+/// `agentctl sync add|list|retry|cancel|pause|resume`.
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Queue copies to the NAS and look after the queue.",
-        subcommands: [Add.self, List.self, Retry.self, Cancel.self])
+        subcommands: [Add.self, List.self, Retry.self, Cancel.self, Pause.self, Resume.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -112,6 +112,27 @@ struct Sync: AsyncParsableCommand {
         func run() async throws {
             let client = try await AgentClient.connect()
             _ = try await client.call(.changeJob, [.uint64(id), .string("cancel")])
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pause sync: nothing new is copied until resumed (copies under way finish; kept across restarts).")
+
+        func run() async throws {
+            let client = try await AgentClient.connect()
+            _ = try await client.call(.pauseSync)
+            print("sync paused; agentctl sync resume copies again")
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume sync: queued copies start again.")
+
+        func run() async throws {
+            let client = try await AgentClient.connect()
+            _ = try await client.call(.resumeSync)
+            print("sync resumed")
         }
     }
 }

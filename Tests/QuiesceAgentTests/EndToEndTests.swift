@@ -131,6 +131,40 @@ struct EndToEndTests {
         #expect(harness.log.contains("no answer by the ceiling"), "\(harness.log)")
     }
 
+    @Test("sync paused: nothing is copied, status says so, the pause survives a restart; resumed, the queue copies")
+    func pauseAndResume() async throws {
+        let (_, harness) = try await rig()
+        let nas = harness.home.file("nas")
+        try FileManager.default.createDirectory(atPath: nas, withIntermediateDirectories: true)
+        let agent = try await harness.start(["--nas-root", nas])
+        let pause = try await harness.ctl(["sync", "pause"])
+        #expect(pause.status == 0, "\(pause.error)")
+        #expect(try await harness.property(.syncPaused) == .boolean(true))
+        let source = harness.home.file("IMG_0001.JPG")
+        try Data("jpeg".utf8).write(to: URL(fileURLWithPath: source))
+        _ = try await harness.call(.enqueue, [.strings([source]), .string("camera"), .vardict([:])])
+        try await eventually("status saying sync is paused") {
+            try await harness.property(.syncWaiting)?.string?.contains("sync is paused") == true
+        }
+        #expect(try await harness.ctl(["status"]).output.contains("1 queued (paused)"))
+        #expect(try await harness.ctl(["quit"]).status == 0)
+        #expect(await agent.exitStatus() == 0)
+
+        let again = try await harness.start(["--nas-root", nas])
+        #expect(try await harness.property(.syncPaused) == .boolean(true), "the pause outlives the agent")
+        #expect(harness.log.contains("sync is paused (since before this start)"), "\(harness.log)")
+        #expect(!exists(nas + "/camera/IMG_0001.JPG"), "nothing copied while paused")
+        let jobs = try await harness.call(.listJobs, [.vardict([:])]).first?.array ?? []
+        #expect(jobs.first?.fields?[3].string == "queued")
+        #expect(try await harness.ctl(["sync", "resume"]).status == 0)
+        try await eventually("the queued job copied once resumed") {
+            (try? String(contentsOfFile: nas + "/camera/IMG_0001.JPG", encoding: .utf8)) == "jpeg"
+        }
+        #expect(try await harness.property(.syncPaused) == .boolean(false))
+        #expect(try await harness.ctl(["quit"]).status == 0)
+        #expect(await again.exitStatus() == 0)
+    }
+
     @Test("agentctl run -- CMD holds quit until the command ends")
     func runHoldsQuit() async throws {
         let (_, harness) = try await rig()
