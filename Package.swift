@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "QuiesceAgent",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceInterface",
+                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -87,6 +87,11 @@ public enum Agent {
         let service = AgentService(
             connection: session, coordinator: coordinator, store: store, sessions: sessions, worker: worker, terminal: terminal,
             board: board, logger: logger)
+        let tray = configuration.tray == .off
+            ? nil
+            : Tray(
+                connection: session, coordinator: coordinator, service: service, worker: worker, initial: board.current,
+                required: configuration.tray == .on, logger: logger)
         let logind = LogindBridge(systemBus: system, coordinator: coordinator, store: store, logger: logger)
         let desktop = configuration.sessionManager == .off
             ? nil
@@ -143,6 +148,10 @@ public enum Agent {
                 for await _ in worker.waitingChanges { service.readJobCounts() }
             }
             group.addTask {
+                guard let tray else { return }
+                for await values in board.changes { tray.update(values) }
+            }
+            group.addTask {
                 for await snapshot in syncChanges {
                     let work = running.set(copies: snapshot)
                     board.update {
@@ -173,8 +182,8 @@ public enum Agent {
                 }
             }
             // Start order (stop is the reverse): the store, the D-Bus service (it takes the bus
-            // name), the logind lock, the session manager's client, the sync worker.
-            let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, worker]
+            // name), the logind lock, the session manager's client, the tray, the sync worker.
+            let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, tray, worker]
             let result = await coordinator.run(components: parts.compactMap { $0 })
             group.cancelAll()
             return result

@@ -21,6 +21,8 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var storePath: String
     /// Whether to register with the desktop's session manager (rule 11).
     public var sessionManager: Integration = .auto
+    /// Whether to show a tray icon (a StatusNotifierItem).
+    public var tray: Integration = .auto
 
     /// A desktop integration: on when its peer is on the bus (`auto`), always (`true`: its absence
     /// is worth a warning), or never (`false`).
@@ -57,8 +59,9 @@ public struct AgentConfiguration: Sendable, Hashable {
         public static let syncConcurrency = Key(name: "sync.concurrency", flag: "sync-concurrency")
         public static let storePath = Key(name: "store.path", flag: "db")
         public static let sessionManager = Key(name: "desktop.session_manager", flag: "session-manager")
+        public static let tray = Key(name: "tray.enabled", flag: "tray")
 
-        public static let all: [Key] = [quitTimeout, sigtermTimeout, answerTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath, sessionManager]
+        public static let all: [Key] = [quitTimeout, sigtermTimeout, answerTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath, sessionManager, tray]
     }
 
     /// Reads the configuration.
@@ -120,14 +123,8 @@ public struct AgentConfiguration: Sendable, Hashable {
             }
             configuration.syncConcurrency = count
         }
-        if let value = text(.sessionManager) {
-            switch value.lowercased() {
-            case "auto": configuration.sessionManager = .auto
-            case "true", "yes", "on", "1": configuration.sessionManager = .on
-            case "false", "no", "off", "0": configuration.sessionManager = .off
-            default: throw ConfigurationError(key: Key.sessionManager.name, value: value, expected: "auto, true or false")
-            }
-        }
+        configuration.sessionManager = try integration(text(.sessionManager), key: .sessionManager) ?? .auto
+        configuration.tray = try integration(text(.tray), key: .tray) ?? .auto
         if let value = text(.storePath), !value.isEmpty {
             guard value.hasPrefix("/") else {
                 throw ConfigurationError(key: Key.storePath.name, value: value, expected: "an absolute path for the database file")
@@ -135,6 +132,17 @@ public struct AgentConfiguration: Sendable, Hashable {
             configuration.storePath = value
         }
         return configuration
+    }
+
+    /// "auto", "true", "false" (also yes/no, on/off, 1/0); nil when the key is not set.
+    private static func integration(_ value: String?, key: Key) throws(ConfigurationError) -> Integration? {
+        guard let value else { return nil }
+        switch value.lowercased() {
+        case "auto": return .auto
+        case "true", "yes", "on", "1": return .on
+        case "false", "no", "off", "0": return .off
+        default: throw ConfigurationError(key: key.name, value: value, expected: "auto, true or false")
+        }
     }
 
     /// "30", "2.5": seconds, decimals allowed; nil when the key is not set.

@@ -338,6 +338,7 @@ public final class AgentService: Component, Sendable {
         let waiting = worker.waitingReason ?? ""
         board.update { values in
             values.queuedJobs = counts.queued
+            values.failedJobs = counts.failed
             values.syncWaiting = counts.queued > 0 ? waiting : ""
         }
     }

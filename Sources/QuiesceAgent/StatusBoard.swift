@@ -16,6 +16,7 @@ public final class StatusBoard: Sendable {
         public var activeSessions = 0
         public var inFlightJobs = 0
         public var queuedJobs = 0
+        public var failedJobs = 0
         /// Unix milliseconds when the current window runs out; 0 when none runs.
         public var deadline: Int64 = 0
         public var syncWaiting = ""
@@ -33,6 +34,7 @@ public final class StatusBoard: Sendable {
             [
                 .state: .string(state.rawValue), .activeSessions: .uint32(UInt32(clamping: activeSessions)),
                 .inFlightJobs: .uint32(UInt32(clamping: inFlightJobs)), .queuedJobs: .uint32(UInt32(clamping: queuedJobs)),
+                .failedJobs: .uint32(UInt32(clamping: failedJobs)),
                 .deadline: .int64(deadline), .version: .string(AgentInterface.version), .syncWaiting: .string(syncWaiting),
                 .outcome: .string(outcome), .running: .array(element: "s", running.map { .string($0) }),
                 .syncPaused: .boolean(syncPaused),
@@ -51,9 +53,14 @@ public final class StatusBoard: Sendable {
     /// Set once the object is exported; nothing is announced before.
     private let exported = Atomic<Bool>(false)
 
+    private let changesFeed: AsyncStream<Values>.Continuation
+    /// The values after each change, latest first: what the tray follows (one reader).
+    let changes: AsyncStream<Values>
+
     init(connection: BusConnection, observer: (@Sendable (Values) -> Void)? = nil) {
         self.connection = connection
         self.observer = observer
+        (changes, changesFeed) = AsyncStream.makeStream(of: Values.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     public var current: Values { values.withLock { $0 } }
@@ -67,7 +74,10 @@ public final class StatusBoard: Sendable {
         let (before, after) = values.withLock { values in
             let before = values
             change(&values)
-            if values != before { observer?(values) }
+            if values != before {
+                observer?(values)
+                changesFeed.yield(values)
+            }
             return (before, values)
         }
         guard exported.load(ordering: .acquiring) else { return }

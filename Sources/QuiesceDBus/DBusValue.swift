@@ -129,6 +129,7 @@ extension DBusValue {
     public var objectPath: String? { if case .objectPath(let v) = self { v } else { nil } }
     public var bool: Bool? { if case .boolean(let v) = self { v } else { nil } }
     public var uint32: UInt32? { if case .uint32(let v) = self { v } else { nil } }
+    public var int32: Int32? { if case .int32(let v) = self { v } else { nil } }
     public var uint64: UInt64? { if case .uint64(let v) = self { v } else { nil } }
     public var int64: Int64? { if case .int64(let v) = self { v } else { nil } }
     public var unixFD: OwnedFD? { if case .unixFD(let v) = self { v } else { nil } }

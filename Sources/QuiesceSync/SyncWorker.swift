@@ -93,6 +93,9 @@ public final class SyncWorker: Component, Sendable {
         return rootProblem.withLock { $0?.description }
     }
 
+    /// The NAS root copies go into, `nil` until configured.
+    public var nasRoot: String? { settings.withLock { $0.nasRoot } }
+
     /// Changes the NAS root (a configuration reload); `nil` pauses copying.
     public func setNASRoot(_ path: String?) {
         settings.withLock { $0.nasRoot = path }

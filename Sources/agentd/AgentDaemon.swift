@@ -61,6 +61,9 @@ struct AgentDaemon: AsyncParsableCommand {
     @Flag(name: .customLong("session-manager"), inversion: .prefixedNo, help: "Register with the desktop's session manager (desktop.session_manager; default: when one is on the bus).")
     var sessionManager: Bool?
 
+    @Flag(name: .customLong("tray"), inversion: .prefixedNo, help: "Show a tray icon (tray.enabled; default: when a tray host is on the bus).")
+    var tray: Bool?
+
     @Option(name: .customLong("db"), help: ArgumentHelp("The database file (store.path).", valueName: "file"))
     var database: String?
 
@@ -89,6 +92,7 @@ struct AgentDaemon: AsyncParsableCommand {
         if requireMount { flags[.requireMount] = "true" }
         flags[.storePath] = database
         if let sessionManager { flags[.sessionManager] = sessionManager ? "true" : "false" }
+        if let tray { flags[.tray] = tray ? "true" : "false" }
         let file = configFile
         let read: @Sendable () async throws -> AgentConfiguration = { [flags] in try await AgentConfiguration.load(flags: flags, file: file) }
 

@@ -22,6 +22,14 @@
 # a user unit only under a path of slices, then user@<uid>.service.)
 #
 # Several managers may run at once, each in its own DIR: nothing they use is shared.
+#
+# From outside the namespace, with DIR/env sourced, systemctl --user works (it talks to
+# $XDG_RUNTIME_DIR/systemd/private) and so do D-Bus clients, except: is-system-running says
+# "offline" (sd_booted() is false out there) and status shows no log lines (the journal is in the
+# namespace); use exec for those. As root, `journalctl --user` finds nothing (uid 0 logs to the
+# system journal): use `journalctl --user-unit UNIT`, or after stop `journalctl -D
+# $QUIESCE_USER_MANAGER_JOURNAL --user-unit UNIT`. A unit that garbage-collects once stopped
+# loses Result= and ExecMainStatus=: enable it (a default.target.wants link) to read them after.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,14 +53,18 @@ needs=(
 )
 
 check() {
-    local missing=() entry
+    local missing=() packages=() entry
     for entry in "${needs[@]}"; do
-        [[ -e ${entry%%:*} ]] || missing+=("${entry%%:*} (package ${entry##*:})")
+        if [[ ! -e ${entry%%:*} ]]; then
+            missing+=("${entry%%:*} (package ${entry##*:})")
+            [[ " ${packages[*]} " == *" ${entry##*:} "* ]] || packages+=("${entry##*:}")
+        fi
     done
-    [[ -n $(cgroup2_root 2>/dev/null) ]] || missing+=("a cgroup2 hierarchy (mount -t cgroup2 none /sys/fs/cgroup/unified)")
+    [[ -n $(cgroup2_root 2>/dev/null) ]] || missing+=("a cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified")
     if ((${#missing[@]})); then
         printf 'user-manager: missing: %s\n' "${missing[@]}" >&2
-        echo "user-manager: install with: apt-get install -y --no-install-recommends systemd dbus-user-session util-linux" >&2
+        ((${#packages[@]} == 0)) ||
+            echo "user-manager: install as root: apt-get install -y --no-install-recommends ${packages[*]}" >&2
         return 1
     fi
 }
@@ -94,10 +106,8 @@ alive() {
     [[ -n $state && $state != Z ]]
 }
 
-# The environment of everything in the namespace, and of every unit: the manager hands its own
-# environment down to its services (all but PATH), so it starts from an empty one, not ours.
-# DBUS_SYSTEM_BUS_ADDRESS: the caller's (a test rig's private system bus) or a socket that does
-# not exist, so no unit ever reaches the machine's real system bus.
+# What a caller sources to reach the manager (systemctl --user needs XDG_RUNTIME_DIR; D-Bus
+# clients work from outside the namespace too) and to put units where it finds them.
 write_env() {
     local dir=$1 pid=$2 cgroup=$3
     cat >"$dir/env" <<EOF
@@ -138,10 +148,12 @@ namespace() {
     [[ ! -d /usr/share/dbus-1/services ]] || mount --bind "$dir/mounts/empty" /usr/share/dbus-1/services
 
     # journald, in a cgroup of its own beside the manager's. It writes only below /run (ours here):
-    # Storage=volatile, no kmsg, no syslog, no wall. Without the audit capabilities it can neither
-    # join the kernel's audit stream nor switch auditing on or off for the whole machine, which
-    # journald 252 otherwise does at start (Audit=no turns it off). Its own messages go to its
-    # stderr (DIR/logs/journald.log), not to the kernel log.
+    # Storage=volatile, no kmsg, no syslog, no wall. Auditing is machine-wide and journald may
+    # switch it on or off at start (its Audit= setting): Audit= empty leaves it alone, and without
+    # the audit capabilities journald cannot even join the kernel's audit stream (it logs "Failed
+    # to join audit multicast group ... Ignoring"). Its own messages go to its stderr
+    # (DIR/logs/journald.log), not to the kernel log. An empty environment: a LISTEN_FDS or
+    # NOTIFY_SOCKET of our caller's would mean something to it.
     mkdir -p /run/systemd/journald.conf.d
     cat >/run/systemd/journald.conf.d/quiesce-test.conf <<'EOF'
 [Journal]
@@ -156,7 +168,7 @@ RateLimitBurst=0
 EOF
     (
         echo "$BASHPID" >"/sys/fs/cgroup/$slice/journald.scope/cgroup.procs"
-        SYSTEMD_LOG_TARGET=console exec setpriv --bounding-set -audit_control,-audit_read "$journald"
+        exec env -i SYSTEMD_LOG_TARGET=console /usr/bin/setpriv --bounding-set -audit_control,-audit_read "$journald"
     ) </dev/null >"$dir/logs/journald.log" 2>&1 &
     for _ in $(seq 200); do
         [[ -S /run/systemd/journal/stdout && -S /run/systemd/journal/socket ]] && break
@@ -170,8 +182,12 @@ EOF
         die "refusing to start systemd outside its own cgroup: $(tr '\n' ' ' </proc/self/cgroup)"
     [[ $(stat -f -c %T /sys/fs/cgroup) == cgroup2fs ]] || die "/sys/fs/cgroup is not cgroup2 in the namespace"
 
-    # The manager logs to the journal (to its stderr, DIR/logs/manager.log, before journald
-    # answers); as a command-line option, not SYSTEMD_LOG_TARGET, which every unit would inherit.
+    # The manager hands its own environment down to every unit (all but PATH), so it starts from
+    # an empty one, not ours. DBUS_SYSTEM_BUS_ADDRESS: the caller's (a test rig's private system
+    # bus) or a socket that does not exist, so no unit ever reaches the machine's real system bus;
+    # anything else a test needs, it adds with `systemctl --user set-environment`. The manager logs
+    # to our journal (to DIR/logs/manager.log if journald is gone); as a command-line option, not
+    # SYSTEMD_LOG_TARGET, which every unit would inherit.
     local system_bus=${DBUS_SYSTEM_BUS_ADDRESS:-unix:path=$dir/no-system-bus}
     exec env -i \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -189,7 +205,7 @@ EOF
 
 start() {
     local dir=$1
-    [[ ! -e $dir/pids ]] || die "$dir already has a user manager; stop it first: $self stop $dir"
+    [[ ! -e $dir/pids && ! -e $dir/cgroup ]] || die "$dir already has a user manager; stop it first: $self stop $dir"
     check
     [[ $(id -u) -eq 0 ]] || die "needs root: it makes a cgroup and a mount namespace"
     mkdir -p "$dir"
@@ -230,8 +246,8 @@ start() {
     # Ready: the manager has reached default.target (running, or degraded if a unit failed), its
     # session bus listens, and the manager is on that bus (Type=dbus units need it there). Ten
     # seconds at most.
-    local state="" ready=0
-    for _ in $(seq 500); do
+    local state="" ready=0 deadline=$(($(now) + 10000))
+    while (($(now) < deadline)); do
         alive "$pid" || die "systemd --user exited: $(cat "$dir/logs/manager.log")"
         state=$(XDG_RUNTIME_DIR=$dir/runtime /usr/bin/nsenter --target "$pid" --mount -- \
             /usr/bin/systemctl --user is-system-running 2>/dev/null || true)
@@ -283,37 +299,49 @@ signal_member() {
     kill "-$signal" "$pid" 2>/dev/null || true
 }
 
+# Milliseconds since the epoch, for the deadlines below (loops that read cgroup trees are not
+# uniformly fast, so they are bounded by time, not by rounds).
+now() {
+    local t=${EPOCHREALTIME/./}
+    echo $((t / 1000))
+}
+
 stop() {
-    local dir=$1 cgroup="" pid name
+    local dir=$1 cgroup="" pid deadline
     [[ -f $dir/cgroup ]] && cgroup=$(cat "$dir/cgroup")
     if [[ -n $cgroup ]] && ! ours "$cgroup"; then
         die "$dir/cgroup names $cgroup, not a cgroup of ours; not touching it"
     fi
 
-    # The manager first, the polite way: `systemctl --user exit` stops every unit as a logout would
-    # (SIGTERM, TimeoutStopSec), then the manager exits. SIGTERM to the manager (it then does the
-    # same) if it does not answer.
+    # The manager first, the polite way: `systemctl --user exit` stops every unit as a logout
+    # would (SIGTERM, TimeoutStopSec, SIGKILL), then the manager exits. SIGTERM to the manager (it
+    # then does the same) if it does not answer. A test that wants to watch a whole logout runs
+    # `systemctl --user exit` itself and waits; here the manager has 10 s.
     local manager=""
     [[ -f $dir/pids ]] && manager=$(awk '$2 == "manager" {print $1}' "$dir/pids")
     if [[ -n $manager && -n $cgroup ]] && alive "$manager"; then
         XDG_RUNTIME_DIR=$dir/runtime timeout 5 /usr/bin/systemctl --user exit 2>/dev/null ||
             signal_member TERM "$manager" "$cgroup"
-        for _ in $(seq 500); do alive "$manager" || break; sleep 0.02; done
+        deadline=$(($(now) + 10000))
+        while alive "$manager" && (($(now) < deadline)); do sleep 0.02; done
     fi
 
-    # Whatever is left in our cgroup (journald, a unit the manager gave up on, a child a
-    # KillMode=process unit left behind): SIGTERM, then SIGKILL a second later, by pid.
+    # Whatever is left in our cgroup (journald, the manager if it did not exit, a child that a
+    # KillMode=process unit left behind): SIGTERM; SIGKILL after a second, for up to 3 s more.
     if [[ -n $cgroup && -d $cgroup ]]; then
         for pid in $(members "$cgroup"); do signal_member TERM "$pid" "$cgroup"; done
-        for _ in $(seq 50); do [[ -z $(members "$cgroup") ]] && break; sleep 0.02; done
-        for _ in $(seq 100); do
-            [[ -z $(members "$cgroup") ]] && break
+        deadline=$(($(now) + 1000))
+        while [[ -n $(members "$cgroup") ]] && (($(now) < deadline)); do sleep 0.02; done
+        deadline=$(($(now) + 3000))
+        while [[ -n $(members "$cgroup") ]] && (($(now) < deadline)); do
             for pid in $(members "$cgroup"); do signal_member KILL "$pid" "$cgroup"; done
             sleep 0.05
         done
+        # A process in uninterruptible sleep (a hung network file system) outlives SIGKILL until
+        # the kernel lets it go. Everything stays as it is, so stop can be run again.
         local left
         left=$(members "$cgroup" | tr '\n' ' ')
-        [[ -z $left ]] || die "processes $left in $cgroup survived SIGKILL (stuck in the kernel?); run stop again later"
+        [[ -z $left ]] || die "processes ${left% } in $cgroup survived SIGKILL (stuck in the kernel?); run stop again later"
         # Deepest first: a cgroup goes only once it has no children.
         find "$cgroup" -depth -type d -exec rmdir {} \; 2>/dev/null || true
         [[ ! -d $cgroup ]] || die "could not remove $cgroup"
