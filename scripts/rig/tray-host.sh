@@ -241,13 +241,17 @@ wrappers_of() {
     return 0
 }
 
-# The X window of the panel: the mapped top-level window of height panel_height at y 0. Prints its
-# id, or nothing.
+# The X window of the panel, once it is mapped: the top-level "xfce4-panel" window at 0,0 that is as
+# wide as the screen (it is panel_height + 1 px high: the panel draws a border below its 32 px).
+# Prints its id, or nothing.
 panel_window() {
+    local id
     # shellcheck disable=SC1091
     source "$1/host.env"
-    /usr/bin/xwininfo -root -children 2>/dev/null | awk -v h="$panel_height" -v w="$screen_width" '
-        $1 ~ /^0x/ && index($0, w "x" h "+0+0") { print $1; exit }'
+    id=$(/usr/bin/xwininfo -root -children 2>/dev/null | awk -v w="$screen_width" '
+        $1 ~ /^0x/ && /"xfce4-panel": \(/ && index($0, " " w "x") && / +\+0\+0 / { print $1; exit }')
+    [[ -n $id ]] && /usr/bin/xwininfo -id "$id" 2>/dev/null | grep -q 'Map State: IsViewable' && echo "$id"
+    return 0
 }
 
 # Writes DIR/env from DIR/host.env and the pids that run now.

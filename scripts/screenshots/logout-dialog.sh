@@ -157,6 +157,8 @@ spawn() {
     (close_inherited && exec "$@") </dev/null >"$dir/logs/$name.log" 2>&1 &
     spawned=$!
     started+=("$spawned $name")
+    # Ours to stop, not bash's to report: no "Killed" line when cleanup kills gnome-session.
+    disown "$spawned"
 }
 
 # Waits up to SECONDS for a line matching PATTERN in NAME's log, while NAME's process runs.
@@ -198,7 +200,9 @@ inhibitors() {
     done
 }
 
-# Starts a private bus of TYPE (rig.sh's recipe, so there is one) and prints its address.
+# Starts a private bus of TYPE (rig.sh's recipe, so there is one) and leaves its address in
+# $bus_address. (Not printed: spawn must run in this shell, not in a $(…) subshell, or the bus's
+# pid would not be recorded and the bus would outlive us.)
 start_bus() {
     local type=$1
     mkdir -p "$dir/$type-bus"
@@ -207,15 +211,15 @@ start_bus() {
         [[ -s $dir/logs/$type-bus.log ]] && break
         sleep 0.05
     done
-    local address
-    address=$(head -n 1 "$dir/logs/$type-bus.log")
-    [[ $address == unix:* ]] || die "the $type bus did not start: $(cat "$dir/logs/$type-bus.log")"
-    echo "$address"
+    bus_address=$(head -n 1 "$dir/logs/$type-bus.log")
+    [[ $bus_address == unix:* ]] || die "the $type bus did not start: $(cat "$dir/logs/$type-bus.log")"
 }
 
 started_at=$SECONDS
-session_bus=$(start_bus session)
-system_bus=$(start_bus system)
+start_bus session
+session_bus=$bus_address
+start_bus system
+system_bus=$bus_address
 
 # Xvfb picks a free display and prints its number once it accepts clients: never a fixed number,
 # another server (a test's) may hold it.
