@@ -12,7 +12,8 @@ packages=(
     libglib2.0-bin    # gdbus: a D-Bus peer we did not write, for marshalling tests
     python3-dbusmock  # logind's systemd manager and the notification daemon, as real D-Bus peers
     python3-dbus
-    systemd           # /lib/systemd/systemd-logind, run on the private system bus
+    systemd           # /lib/systemd/systemd-logind on the private system bus; systemd --user for the unit's tests
+    dbus-user-session # the user manager's session bus (dbus.socket) in the unit's tests
     dunst             # a real notification server
     xvfb              # dunst needs a display
     tmux              # drives agentctl quit on a terminal in the end-to-end tests

@@ -80,10 +80,18 @@ public struct AgentConfiguration: Sendable, Hashable {
             })),
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ConfigKey("quiesce")),
         ]
-        do {
-            providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(filePath), allowMissing: file == nil))
-        } catch {
-            throw ConfigurationError(key: "--config", value: filePath, expected: "a readable YAML file (\(error))")
+        // A file with nothing in it but comments sets nothing (YAML reads it as no mapping at all);
+        // a fresh, commented-out agent.yaml must not stop the agent.
+        if !Self.isBlank(path: filePath) {
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(filePath), allowMissing: file == nil))
+            } catch {
+                throw ConfigurationError(
+                    key: file == nil ? "the configuration file" : "--config", value: filePath,
+                    expected: "a readable YAML file of keys and values, as in docs/configuration.md (\(error))")
+            }
+        } else if file != nil, !FileManager.default.fileExists(atPath: filePath) {
+            throw ConfigurationError(key: "--config", value: filePath, expected: "an existing YAML file")
         }
         let reader = ConfigReader(providers: providers)
         func text(_ key: Key) -> String? {
@@ -132,6 +140,15 @@ public struct AgentConfiguration: Sendable, Hashable {
             configuration.storePath = value
         }
         return configuration
+    }
+
+    /// Whether the file exists and holds nothing but blank lines and comments.
+    private static func isBlank(path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        return text.split(whereSeparator: \.isNewline).allSatisfy { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed == "---"
+        }
     }
 
     /// "auto", "true", "false" (also yes/no, on/off, 1/0); nil when the key is not set.

@@ -1,4 +1,7 @@
 import CDBus
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Synchronization
 
@@ -66,13 +69,20 @@ public final class BusConnection: @unchecked Sendable {
     // MARK: Opening
 
     /// The session bus of `DBUS_SESSION_BUS_ADDRESS`.
+    ///
+    /// Without `DBUS_SESSION_BUS_ADDRESS`, the user bus at `$XDG_RUNTIME_DIR/bus` when it exists, as
+    /// libdbus and sd-bus look for it: a systemd user manager need not export the address to its
+    /// units.
     public static func session(environment: [String: String]) async throws(DBusError) -> BusConnection {
-        guard let address = environment["DBUS_SESSION_BUS_ADDRESS"], !address.isEmpty else {
-            throw DBusError(
-                name: .failed,
-                message: "no session bus: DBUS_SESSION_BUS_ADDRESS is not set (run inside a desktop session, or under dbus-run-session)")
+        if let address = environment["DBUS_SESSION_BUS_ADDRESS"], !address.isEmpty {
+            return try await open(address: address, label: "session bus")
         }
-        return try await open(address: address, label: "session bus")
+        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), access(runtime + "/bus", F_OK) == 0 {
+            return try await open(address: "unix:path=\(runtime)/bus", label: "session bus")
+        }
+        throw DBusError(
+            name: .failed,
+            message: "no session bus: DBUS_SESSION_BUS_ADDRESS is not set and there is no $XDG_RUNTIME_DIR/bus (run inside a desktop session, or under dbus-run-session)")
     }
 
     /// The system bus of `DBUS_SYSTEM_BUS_ADDRESS` (default `/run/dbus/system_bus_socket`).

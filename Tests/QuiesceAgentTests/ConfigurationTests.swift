@@ -94,6 +94,24 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("an empty or commented-out file sets nothing and stops nothing; a file that is not a mapping names the file")
+    func blankFile() async throws {
+        try FileManager.default.createDirectory(atPath: home.file(".config/quiesce"), withIntermediateDirectories: true)
+        let file = home.file(".config/quiesce/agent.yaml")
+        for text in ["", "\n", "# shutdown:\n#   quit_timeout: 60\n", "---\n"] {
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try await AgentConfiguration.load(environment: environment).shutdown.quitTimeout == .seconds(30), "\(text.debugDescription)")
+        }
+        try "just words\n".write(toFile: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try await AgentConfiguration.load(environment: environment)
+            Issue.record("a file that is not a mapping was accepted")
+        } catch {
+            #expect(error.value == file)
+            #expect(error.description.contains("docs/configuration.md"))
+        }
+    }
+
     @Test("--config must exist; the default file may be missing")
     func explicitFile() async throws {
         await #expect(throws: ConfigurationError.self) {

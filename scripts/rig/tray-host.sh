@@ -249,7 +249,7 @@ panel_window() {
     # shellcheck disable=SC1091
     source "$1/host.env"
     id=$(/usr/bin/xwininfo -root -children 2>/dev/null | awk -v w="$screen_width" '
-        $1 ~ /^0x/ && /"xfce4-panel": \(/ && index($0, " " w "x") && / +\+0\+0 / { print $1; exit }')
+        $1 ~ /^0x/ && /"xfce4-panel": \(/ && $0 ~ (" " w "x[0-9]+[+]0[+]0 ") { print $1; exit }')
     [[ -n $id ]] && /usr/bin/xwininfo -id "$id" 2>/dev/null | grep -q 'Map State: IsViewable' && echo "$id"
     return 0
 }

@@ -215,6 +215,39 @@ start_bus() {
     [[ $bus_address == unix:* ]] || die "the $type bus did not start: $(cat "$dir/logs/$type-bus.log")"
 }
 
+# Prints the dialog's bounds in SCREEN (a screenshot) as WxH+X+Y with MARGIN pixels of desktop
+# around them, or nothing when it cannot find them. Its background is the commonest colour in the
+# middle of the screen, and the largest region of that colour is the dialog above its buttons (text
+# and icons are holes in it). The dialog's 1-px border runs along the region's top; below the
+# buttons, the first row that is (nearly) all border colour is the dialog's bottom edge. (Not "the
+# first dark row": the dimmed wallpaper is as light as the border in places.)
+dialog_bounds() {
+    local screen=$1 margin=$2 background box w h x y border rows below bottom left top right lower
+    # (awk picks the largest itself: `sort | head` fails now and then under pipefail, when head
+    # leaves before sort has written everything.)
+    background=$(convert "$screen" -gravity center -crop 30%x20%+0+0 +repage -format %c histogram:info:- |
+        awk '$1 + 0 > n { n = $1 + 0; colour = $3 } END { print colour }')
+    [[ $background =~ ^#[0-9A-Fa-f]{6}$ ]] || return 0
+    box=$(convert "$screen" -fuzz 1% -fill black +opaque "$background" -fill white -opaque "$background" \
+        -morphology Open Square:2 -define connected-components:verbose=true -connected-components 8 null: |
+        awk '($NF == "srgb(255,255,255)" || $NF == "gray(255)") && $4 + 0 > n { n = $4 + 0; box = $2 } END { print box }')
+    [[ $box =~ ^([0-9]+)x([0-9]+)\+([0-9]+)\+([0-9]+)$ ]] || return 0
+    w=${BASH_REMATCH[1]} h=${BASH_REMATCH[2]} x=${BASH_REMATCH[3]} y=${BASH_REMATCH[4]}
+    ((y > 0 && w > 20 && y + h < height)) || return 0
+    border=$(convert "$screen" -format "%[hex:p{$((x + w / 2)),$((y - 1))}]" info:)
+    rows=$((height - y - h))
+    # Each row below the region, shrunk to one pixel: the share of it that is border colour.
+    below=$(convert "$screen" -crop "$((w - 20))x$rows+$((x + 10))+$((y + h))" +repage \
+        -fuzz 1% -fill black +opaque "#$border" -fill white -opaque "#$border" -colorspace gray -scale "1x$rows!" txt:- |
+        awk -F'[,:() ]+' 'NR > 1 && !found && $3 + 0 > 0.9 * 255 { print $2; found = 1 }')
+    [[ -n $below ]] || return 0
+    bottom=$((y + h + below + 1))
+    left=$((x - 1 - margin < 0 ? 0 : x - 1 - margin)) top=$((y - 1 - margin < 0 ? 0 : y - 1 - margin))
+    right=$((x + w + 1 + margin > width ? width : x + w + 1 + margin))
+    lower=$((bottom + margin > height ? height : bottom + margin))
+    echo "$((right - left))x$((lower - top))+$left+$top"
+}
+
 started_at=$SECONDS
 start_bus session
 session_bus=$bus_address
@@ -345,26 +378,31 @@ spawn dbus-monitor /usr/bin/dbus-monitor --address "$session_bus" \
     "type='method_call',interface='org.gnome.SessionManager.EndSessionDialog',member='Open'"
 monitor_pid=$spawned
 wait_for_log dbus-monitor 'NameAcquired|member=' 5 "$monitor_pid"
-screen=$dir/screen.png
 before=$SECONDS
 sm_call /org/gnome/SessionManager org.gnome.SessionManager.Logout 0 >/dev/null
 wait_for_log dbus-monitor 'member=Open' 15 "$monitor_pid"
-# The dialog fades in and fills its list from D-Bus: wait until two screenshots 0.3 s apart are
-# the same picture (its countdown changes once a second, so a pair within a second agrees).
-sleep 0.5
+opened=$((SECONDS - before))
+# The dialog fades in and fills its list from D-Bus: wait until the dialog can be found in the
+# picture and two screenshots in a row are the same (its countdown changes once a second, so a
+# pair taken within a second agrees). PPM, not PNG: compressing the dimmed wallpaper takes import
+# over a second, which a countdown that changes every second does not forgive.
+screen=$dir/screen.ppm
+settled=no bounds=""
 "${desktop[@]}" /usr/bin/import -window root "$screen"
-settled=no
-for _ in $(seq 20); do
-    sleep 0.3
-    "${desktop[@]}" /usr/bin/import -window root "$dir/next.png"
-    if [[ $(/usr/bin/compare -metric AE "$screen" "$dir/next.png" null: 2>&1 || true) == 0 ]]; then
-        settled=yes
-        break
+for _ in $(seq 40); do
+    sleep 0.2
+    "${desktop[@]}" /usr/bin/import -window root "$dir/next.ppm"
+    if [[ $(/usr/bin/compare -metric AE "$screen" "$dir/next.ppm" null: 2>&1 || true) == 0 ]]; then
+        bounds=$(dialog_bounds "$screen" 32)
+        if [[ -n $bounds ]]; then
+            settled=yes
+            break
+        fi
     fi
-    mv "$dir/next.png" "$screen"
+    mv "$dir/next.ppm" "$screen"
 done
-[[ $settled == yes ]] || die "the screen did not settle after the dialog opened"
-say "dialog drawn $((SECONDS - before)) s after Logout(0)"
+[[ $settled == yes ]] || die "the dialog did not show up in the screenshots within 10 s of its Open (see $screen)"
+say "dialog opened $opened s and drawn $((SECONDS - before)) s after Logout(0)"
 
 # Escape on the dialog is its Cancel: the shell answers Canceled and gnome-session goes back to
 # running. (Left alone, the dialog would log out by itself after 60 s.)
@@ -380,32 +418,10 @@ done
 [[ $cancelled == yes ]] || die "the logout was not cancelled: $(tail -n 20 "$dir/logs/gnome-session.log")"
 
 if [[ $crop == yes ]]; then
-    # The dialog's bounds, from the picture: its background is the commonest colour in the middle
-    # of the screen; the largest region of that colour is the dialog above its buttons (text and
-    # icons are holes in it). Below it come the buttons, then a 1-px border and the dimmed desktop:
-    # scan down a quarter of the way in until the pixels are darker than the dialog.
-    background=$(convert "$screen" -gravity center -crop 30%x20%+0+0 +repage -format %c histogram:info:- |
-        sort -rn | head -n 1 | grep -oE '#[0-9A-Fa-f]{6}')
-    box=$(convert "$screen" -fuzz 1% -fill black +opaque "$background" -fill white -opaque "$background" \
-        -morphology Open Square:2 -define connected-components:verbose=true -connected-components 8 null: |
-        awk '$NF == "srgb(255,255,255)" || $NF == "gray(255)" { print $4, $2 }' | sort -rn | head -n 1 | cut -d' ' -f2)
-    if [[ $box =~ ^([0-9]+)x([0-9]+)\+([0-9]+)\+([0-9]+)$ ]]; then
-        w=${BASH_REMATCH[1]} h=${BASH_REMATCH[2]} x=${BASH_REMATCH[3]} y=${BASH_REMATCH[4]}
-        level=$(convert xc:"$background" -colorspace gray -format '%[fx:int(255*p{0,0}.r)]' info:)
-        bottom=$(convert "$screen" -crop "1x$((height - y - h))+$((x + w / 4))+$((y + h))" +repage -colorspace gray txt:- |
-            awk -F'[,:() ]+' -v level="$level" 'NR > 1 && $3 + 0 < level * 0.6 { print $2; exit }')
-        bottom=$((y + h + ${bottom:-0}))
-        margin=40
-        left=$((x - margin < 0 ? 0 : x - margin)) top=$((y - margin < 0 ? 0 : y - margin))
-        right=$((x + w + margin > width ? width : x + w + margin)) lower=$((bottom + margin > height ? height : bottom + margin))
-        convert "$screen" -crop "$((right - left))x$((lower - top))+$left+$top" +repage "$output"
-        say "cropped to the dialog: $((right - left))x$((lower - top))+$left+$top"
-    else
-        say "could not find the dialog's bounds (largest region: '${box}'); keeping the whole screen"
-        cp "$screen" "$output"
-    fi
+    convert "$screen" -crop "$bounds" +repage "$output"
+    say "cropped to the dialog: $bounds"
 else
-    cp "$screen" "$output"
+    convert "$screen" "$output"
 fi
 
 # Closed sessions let the agent stop cleanly on the SIGTERM that cleanup sends.
