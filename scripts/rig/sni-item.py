@@ -26,14 +26,17 @@ proved against it and the Swift code can be checked against it:
 
 IconPixmap and AttentionIconPixmap are solid squares of 22, 32 and 48 px, ARGB32 in network byte
 order (A, R, G, B bytes per pixel). A host draws the pixmap only when IconName is not in its icon
-theme (xfce4-panel looks the name up first).
+theme (xfce4-panel looks the name up first, and scales the largest pixmap to its icon size).
+AttentionIconPixmap is published only while Status is NeedsAttention (empty otherwise): xfce4-panel
+4.18 forgets an attention icon only when it reads changed icon properties, so an attention pixmap
+that stays published stays drawn after the item went back to Active.
 
 Every method call it receives is logged (`call INTERFACE.MEMBER PATH (ARGS) from SENDER`) before it is
 handled, and what the handler makes of it after (`activate`, `menu-event`, ...). Each line of output is
 `+SECONDS WALLCLOCK EVENT details`, SECONDS since the item started, flushed at once.
 
 Commands on stdin (one a line) drive it while it runs:
-    status Active|Passive|NeedsAttention   set Status, emit NewStatus(status)
+    status Active|Passive|NeedsAttention   set Status, emit NewStatus(status) and NewAttentionIcon
     icon RRGGBB                            a new IconPixmap colour, emit NewIcon
     icon-name NAME|-                       IconName (- for empty), emit NewIcon
     attention RRGGBB                       a new AttentionIconPixmap colour, emit NewAttentionIcon
@@ -299,7 +302,10 @@ class Item(PropertiesObject):
             "OverlayIconName": dbus.String(""),
             "OverlayIconPixmap": dbus.Array([], signature="(iiay)"),
             "AttentionIconName": dbus.String(""),
-            "AttentionIconPixmap": pixmaps(self.attention_colour),
+            # Only while NeedsAttention (see --attention-always).
+            "AttentionIconPixmap": (pixmaps(self.attention_colour)
+                                    if self.status == "NeedsAttention" or self.args.attention_always
+                                    else dbus.Array([], signature="(iiay)")),
             "AttentionMovieName": dbus.String(""),
             "ToolTip": tooltip,
             "ItemIsMenu": dbus.Boolean(self.item_is_menu),
@@ -555,6 +561,9 @@ class Tray:
             if command == "status":
                 item.status = rest
                 item.NewStatus(rest)
+                # xfce4-panel takes only the visibility from NewStatus; it reads the icons again
+                # (GetAll) on NewIcon, NewAttentionIcon, NewOverlayIcon, NewTitle or NewToolTip.
+                item.NewAttentionIcon()
             elif command == "icon":
                 item.colour = colour_arg(rest)
                 item.NewIcon()
@@ -606,6 +615,10 @@ def main():
                         help="IconPixmap's colour, RRGGBB (default 2a7fff)")
     parser.add_argument("--attention-colour", type=colour_arg, default=colour_arg("ff8000"),
                         help="AttentionIconPixmap's colour, RRGGBB (default ff8000)")
+    parser.add_argument("--attention-always", action="store_true",
+                        help="publish AttentionIconPixmap in every status (default: only while NeedsAttention; "
+                             "xfce4-panel 4.18 keeps drawing an attention icon after NeedsAttention until an icon "
+                             "property changes)")
     parser.add_argument("--item-is-menu", action="store_true",
                         help="publish ItemIsMenu=true (default false: a left click is Activate)")
     parser.add_argument("--no-menu", action="store_true", help="publish Menu=/ (no menu)")

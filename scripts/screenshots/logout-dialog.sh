@@ -388,10 +388,10 @@ opened=$((SECONDS - before))
 # over a second, which a countdown that changes every second does not forgive.
 screen=$dir/screen.ppm
 settled=no bounds=""
-"${desktop[@]}" /usr/bin/import -window root "$screen"
+"${desktop[@]}" /usr/bin/import -window root -depth 8 "$screen"
 for _ in $(seq 40); do
     sleep 0.2
-    "${desktop[@]}" /usr/bin/import -window root "$dir/next.ppm"
+    "${desktop[@]}" /usr/bin/import -window root -depth 8 "$dir/next.ppm"
     if [[ $(/usr/bin/compare -metric AE "$screen" "$dir/next.ppm" null: 2>&1 || true) == 0 ]]; then
         bounds=$(dialog_bounds "$screen" 32)
         if [[ -n $bounds ]]; then
