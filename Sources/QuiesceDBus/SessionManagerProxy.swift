@@ -41,7 +41,9 @@ public struct SessionManagerProxy: Sendable {
     ///   - startupID: `$DESKTOP_AUTOSTART_ID` when the session manager started us, else "".
     public func registerClient(appID: String, startupID: String) async throws(DBusError) -> String {
         let reply = try await connection.call(try call("RegisterClient", [.string(appID), .string(startupID)]), timeout: .seconds(5))
-        guard let client = try reply.arguments().first?.string else {
+        // An object path (`o`); a string is taken too, from a session manager that sends one.
+        let answer = try reply.arguments().first
+        guard let client = answer?.objectPath ?? answer?.string else {
             throw .malformed("RegisterClient answered (\(reply.signature)) without an object path")
         }
         return client
@@ -107,7 +109,7 @@ public struct SessionManagerProxy: Sendable {
     /// Every inhibitor now, with its app id, reason and flags.
     public func inhibitors() async throws(DBusError) -> [Inhibitor] {
         let reply = try await connection.call(try call("GetInhibitors", []))
-        guard let paths = try reply.arguments().first?.array?.compactMap(\.string) else {
+        guard let paths = try reply.arguments().first?.array?.compactMap({ $0.objectPath ?? $0.string }) else {
             throw .malformed("GetInhibitors answered (\(reply.signature))")
         }
         var inhibitors: [Inhibitor] = []

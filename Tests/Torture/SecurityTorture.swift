@@ -27,6 +27,8 @@ public struct SecurityTorture: Sendable {
             ("ListJobs", [dbus.Dictionary({}, signature="sv")]),
             ("ChangeJob", [dbus.UInt64(1), "cancel"]),
             ("Answer", ["force"]),
+            ("PauseSync", []),
+            ("ResumeSync", []),
         ]
         for member, arguments in calls:
             try:
@@ -73,6 +75,7 @@ public struct SecurityTorture: Sendable {
             let jobs = try await harness.call(.listJobs, [.vardict([:])]).first?.array ?? []
             if jobs.count != 1 || jobs.first?.fields?.first?.uint64 != job { tally.fail("the queue changed: \(jobs)") }
             if try await harness.property(.state) != .string("running") { tally.fail("the agent is not running") }
+            if try await harness.property(.syncPaused) != .boolean(false) { tally.fail("the stranger paused sync") }
         }
         await tally.attempt { tally in
             let database = harness.databasePath

@@ -380,7 +380,8 @@ class Menu(PropertiesObject):
 
     def properties(self):
         return {
-            "Version": dbus.UInt32(self.args.menu_version),
+            # libdbusmenu reads Version only as a u: any other type counts as 0.
+            "Version": (dbus.UInt32 if self.args.menu_version_type == "u" else dbus.Int32)(self.args.menu_version),
             "TextDirection": dbus.String("ltr"),
             "Status": dbus.String("normal"),
             "IconThemePath": dbus.Array([], signature="s"),
@@ -453,6 +454,7 @@ class Menu(PropertiesObject):
     @dbus.service.method(MENU_IFACE, in_signature="a(isvu)", out_signature="ai")
     def EventGroup(self, events):
         if self.args.no_group:
+            log("menu-event-lost", "EventGroup refused (--no-group):", plain(events))
             raise dbus.DBusException("this item plays a menu without EventGroup (--no-group)",
                                      name="org.freedesktop.DBus.Error.UnknownMethod")
         errors = []
@@ -624,6 +626,8 @@ def main():
     parser.add_argument("--no-menu", action="store_true", help="publish Menu=/ (no menu)")
     parser.add_argument("--menu-version", type=int, default=3,
                         help="the menu's Version (default 3: libdbusmenu then sends EventGroup/AboutToShowGroup)")
+    parser.add_argument("--menu-version-type", choices=("u", "i"), default="u",
+                        help="the D-Bus type of Version (default u, as the spec says; i shows what a wrong type does)")
     parser.add_argument("--no-group", action="store_true",
                         help="answer EventGroup and AboutToShowGroup with UnknownMethod, as a menu without them would")
     parser.add_argument("--no-register", action="store_true", help="do not RegisterStatusNotifierItem at start")

@@ -19,7 +19,7 @@
 # Escape on the dialog, which is the dialog's Cancel: nothing logs out.
 #
 # The agent's binaries: $QUIESCE_BIN (a directory with agentd and agentctl), default .build/debug.
-# Takes about 15 s. Keeps its temp dir (logs) only when it fails, and says where.
+# Takes about 8 s. Keeps its temp dir (logs) only when it fails, and says where.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,7 +53,7 @@ while (($#)); do
     esac
     shift
 done
-[[ -n $output ]] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ -n $output ]] || { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 mkdir -p "$(dirname "$output")"
 output=$(cd "$(dirname "$output")" && pwd)/$(basename "$output")
 
