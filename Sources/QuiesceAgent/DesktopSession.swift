@@ -37,6 +37,10 @@ final class DesktopSession: Component, Sendable {
         var inhibitor: (cookie: UInt32, reason: String, owner: String)?
         var lastReasonChange: ContinuousClock.Instant?
         var pendingReason: Task<Void, Never>?
+        /// From `QueryEndSession` until `EndSession` or `CancelEndSession`: the desktop's logout
+        /// dialog is showing our inhibitor. Its reason is not re-taken then (a re-take while GNOME's
+        /// dialog was up left its Cancel without effect); it is still dropped when the work ends.
+        var desktopAsking = false
         /// Serializes inhibitor changes: one at a time, each reading the latest work.
         var adjusting = false
         var adjustAgain = false
@@ -147,12 +151,16 @@ final class DesktopSession: Component, Sendable {
             switch signal {
             case .queryEndSession(let flags):
                 logger.info("the session manager asks whether the session may end (flags \(flags)); yes: the logout inhibitor says what runs")
+                state.withLock { $0.desktopAsking = true }
                 try? await proxy.endSessionResponse(client: client, isOK: true)
             case .endSession(let flags):
+                state.withLock { $0.desktopAsking = false }
                 logger.notice("the session manager ends the session (flags \(flags)): draining while the desktop is up")
                 // Not awaited here: a CancelEndSession or Stop must be read while the drain runs.
                 Task { await self.endSession(client: client) }
             case .cancelEndSession:
+                state.withLock { $0.desktopAsking = false }
+                adjustInhibitor()
                 logger.notice("the session manager cancelled the end of the session: running again")
                 await coordinator.resume(.sessionEnd)
             case .stop:
@@ -203,8 +211,8 @@ final class DesktopSession: Component, Sendable {
     }
 
     private func adjustOnce() async {
-        let (work, held, owner, last, stopped) = state.withLock { state in
-            (state.work, state.inhibitor, state.registration?.owner, state.lastReasonChange, state.stopped)
+        let (work, held, owner, last, stopped, asking) = state.withLock { state in
+            (state.work, state.inhibitor, state.registration?.owner, state.lastReasonChange, state.stopped, state.desktopAsking)
         }
         guard let owner, !stopped else { return }
         if work.isIdle {
@@ -215,7 +223,7 @@ final class DesktopSession: Component, Sendable {
             return
         }
         let reason = PromptQuestion(count: work.count, running: work.items).sentence
-        guard held?.reason != reason else { return }
+        guard held?.reason != reason, !(asking && held != nil) else { return }
         let now = ContinuousClock.now
         if held != nil, let last, last.duration(to: now) < Self.reasonInterval {
             // Too soon after the last change: once more when the second is up, with the work then.

@@ -6,7 +6,8 @@
 #   scripts/rig/gnome-session.sh start DIR             start it all; prints and writes DIR/env (source it)
 #   scripts/rig/gnome-session.sh stop DIR              stop everything start started, by pid
 #   scripts/rig/gnome-session.sh start-session DIR     start gnome-session again on the same buses
-#   scripts/rig/gnome-session.sh kill-session DIR [SIG]  kill gnome-session alone (KILL unless told)
+#   scripts/rig/gnome-session.sh kill-session DIR [SIG]  stop gnome-session alone (KILL, a crash, unless told;
+#                                                    TERM is its forced logout) and wait until it is gone
 #   scripts/rig/gnome-session.sh emit DIR SIGNAL       the shell's end-session dialog answers: ConfirmedLogout,
 #                                                    ConfirmedReboot, ConfirmedShutdown, Canceled or Closed
 #   scripts/rig/gnome-session.sh open-calls DIR        the dialog's Open calls since clear-calls
@@ -24,8 +25,12 @@
 # gnome-session gets a clean environment: its HOME, XDG_CONFIG_HOME, XDG_RUNTIME_DIR, ICEAUTHORITY
 # and autostart directory are in DIR, its settings are in memory (GSETTINGS_BACKEND=memory, so
 # logout-prompt is its default, true: Logout(0) always opens the dialog), and it never sees the
-# machine's buses or logind. SIGTERM to gnome-session is a forced logout (its clients get
-# QueryEndSession(1), EndSession(1), Stop); SIGKILL is a crash.
+# machine's buses or logind. Without a system bus it aborts (g_error "Failed to connect to system
+# bus", SIGTRAP) whenever /run/systemd/seats exists, as it does once logind has run on the machine;
+# without GNOME_SESSION_AUTOSTART_DIR it would start /etc/xdg/autostart (at-spi, xdg-user-dirs);
+# with the real HOME it would clear ~/.config/gnome-session/saved-session at every logout; without
+# --debug it sends its log to the journal when there is one. SIGTERM to gnome-session is a forced
+# logout (its clients get QueryEndSession(1), EndSession(1), Stop); SIGKILL is a crash.
 #
 # Desktop files for app ids go in DIR/data/applications (gnome-session does not read them for
 # Inhibit; gnome-shell's dialog does).
@@ -199,6 +204,7 @@ write_env() {
 # (Logout and Shutdown answer NotInRunning before that; RegisterClient and Inhibit work earlier).
 start_session() {
     local dir=$1 pid
+    [[ -f $dir/pids && -f $dir/session.env ]] || die "no rig in $dir; start one: $0 start $dir"
     [[ -z $(session_pid "$dir") ]] || die "gnome-session already runs in $dir (pid $(session_pid "$dir"))"
     # shellcheck disable=SC1091
     source "$dir/session.env"
@@ -221,19 +227,22 @@ start_session() {
 }
 
 # Stops the gnome-session that runs in DIR with SIGNAL (KILL unless told), waits until it is gone
-# and drops it from DIR/pids.
+# and drops it from DIR/pids. SIGKILL is a crash: nothing is sent to its clients. SIGTERM (or INT)
+# is gnome-session's forced logout: its clients get QueryEndSession(1), EndSession(1) and Stop, and
+# it waits up to 90 s for their EndSessionResponse, so this waits up to 100 s.
 kill_session() {
-    local dir=$1 signal=${2-KILL} pid name since
+    local dir=$1 signal=${2-KILL} pid name since seconds=10
     [[ -f $dir/pids ]] || die "no rig in $dir"
+    [[ $signal == @(TERM|SIGTERM|INT|SIGINT|15|2) ]] && seconds=100
     while read -r pid name since; do
         [[ $name == gnome-session ]] || continue
         if alive "$pid" "$since"; then
             kill "-$signal" "$pid" 2>/dev/null || true
-            for _ in $(seq 500); do alive "$pid" "$since" || break; sleep 0.02; done
-            alive "$pid" "$since" && die "gnome-session (pid $pid) is still running 10 s after SIG$signal"
+            for _ in $(seq $((seconds * 50))); do alive "$pid" "$since" || break; sleep 0.02; done
+            alive "$pid" "$since" && die "gnome-session (pid $pid) is still running $seconds s after SIG$signal"
+            # The XSMP listening socket of ours, which a killed gnome-session leaves behind.
+            rm -f "/tmp/.ICE-unix/$pid"
         fi
-        # The XSMP listening socket of a gnome-session that did not exit cleanly.
-        rm -f "/tmp/.ICE-unix/$pid"
     done <"$dir/pids"
     grep -v ' gnome-session ' "$dir/pids" >"$dir/pids.new" || true
     mv "$dir/pids.new" "$dir/pids"
@@ -298,8 +307,12 @@ stop() {
     [[ -f $dir/pids ]] || die "no rig in $dir"
     # Last started, first stopped. SIGTERM first; SIGKILL for whatever still runs a second later.
     # gnome-session goes first with SIGKILL: on SIGTERM it would log its clients out.
+    local killed=()
     while read -r pid name since; do
-        [[ $name == gnome-session ]] && alive "$pid" "$since" && kill -KILL "$pid" 2>/dev/null || true
+        if [[ $name == gnome-session ]] && alive "$pid" "$since"; then
+            kill -KILL "$pid" 2>/dev/null || true
+            killed+=("$pid")
+        fi
     done <"$dir/pids"
     tac "$dir/pids" | while read -r pid name since; do
         alive "$pid" "$since" && kill -TERM "$pid" 2>/dev/null || true
@@ -319,8 +332,8 @@ stop() {
     while read -r pid name since; do
         for _ in $(seq 50); do alive "$pid" "$since" || break; sleep 0.02; done
         ! alive "$pid" "$since" || die "$name (pid $pid) survived SIGKILL"
-        [[ $name != gnome-session ]] || rm -f "/tmp/.ICE-unix/$pid"
     done <"$dir/pids"
+    for pid in "${killed[@]}"; do rm -f "/tmp/.ICE-unix/$pid"; done
     rm -f "$dir/pids" "$dir/env" "$dir/env.new" "$dir/pids.new"
 }
 
@@ -359,5 +372,5 @@ emit) [[ $# -eq 3 ]] || die "usage: $0 emit DIR SIGNAL"; emit "$2" "$3" ;;
 open-calls) [[ $# -eq 2 ]] || die "usage: $0 open-calls DIR"; shell_mock_call "$2" org.freedesktop.DBus.Mock.GetMethodCalls Open ;;
 clear-calls) [[ $# -eq 2 ]] || die "usage: $0 clear-calls DIR"; shell_mock_call "$2" org.freedesktop.DBus.Mock.ClearCalls >/dev/null ;;
 exec) [[ $# -ge 2 ]] || die "usage: $0 exec PEER [ARGS]"; shift; become "$@" ;;
-*) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -11,6 +11,12 @@ It does what rule 11 asks of the agent, with knobs to misbehave:
 
 flags: 1 FORCEFUL, 2 SAVE, 4 LAST (gnome-session/gsm-client.h).
 
+gnome-session emits these signals from the client's object path to everyone (no destination): every
+client sees every other client's QueryEndSession/EndSession/Stop. Only the ones on our own path, from
+the current owner of org.gnome.SessionManager, are ours; a restarted gnome-session numbers its clients
+from Client1 again, so a path from before the restart may be another client's now. We register again
+(--reregister) when the name gets a new owner; its inhibitors are gone with the old owner.
+
 Each line of output is `+SECONDS WALLCLOCK EVENT details`, SECONDS since the client started.
 Commands on stdin (one a line) drive it while it runs:
     register [APP_ID [STARTUP_ID]]    RegisterClient again (e.g. after gnome-session came back)
@@ -64,6 +70,7 @@ class Client:
         self.args = args
         self.bus = dbus.SessionBus()
         self.path = None
+        self.owner = None  # the unique name of org.gnome.SessionManager's owner we registered with
         self.cookies = []
         self.pending = []  # GLib sources of answers not yet sent
         self.bus.add_signal_receiver(self.on_signal, dbus_interface=CLIENT_PRIVATE,
@@ -84,6 +91,7 @@ class Client:
         startup_id = self.args.startup_id if startup_id is None else startup_id
         try:
             self.path = str(self.call("RegisterClient", "ss", app_id, startup_id))
+            self.owner = str(self.bus.get_name_owner(NAME))
             log("registered", self.path, f"app_id={app_id!r} startup_id={startup_id!r}")
         except dbus.DBusException as error:
             log("register-failed", error.get_dbus_name(), error.get_dbus_message())
@@ -145,15 +153,18 @@ class Client:
     # --- signals -------------------------------------------------------------------------------
 
     def on_owner_changed(self, name, old, new):
-        log("NameOwnerChanged", name, f"old={old!r} new={new!r}")
+        log("NameOwnerChanged", name, f"old={str(old)!r} new={str(new)!r}")
+        if old and old == self.owner:
+            self.path, self.owner, self.cookies = None, None, []
         if new and self.args.reregister:
-            self.path = None
             self.register()
+            if self.args.inhibit is not None:
+                self.inhibit(self.args.inhibit_flags, self.args.inhibit)
 
     def on_signal(self, *values, member=None, path=None, sender=None):
-        mine = path == self.path
+        mine = path == self.path and sender == self.owner
         log(f"signal {member}", *[int(v) for v in values], f"path={path}", f"sender={sender}",
-            "" if mine else "(not our path)")
+            "" if mine else "(not ours)")
         if not mine:
             return
         if member == "QueryEndSession":
@@ -249,7 +260,10 @@ def main():
     parser.add_argument("--inhibit", metavar="REASON", help="Inhibit at start with this reason")
     parser.add_argument("--inhibit-flags", type=int, default=1, help="flags for --inhibit (default 1, logout)")
     parser.add_argument("--xid", type=int, default=0, help="toplevel_xid for Inhibit (default 0)")
-    parser.add_argument("--uninhibit-on-end", action="store_true", help="Uninhibit on EndSession, before answering")
+    parser.add_argument("--uninhibit-on-end", action="store_true",
+                        help="Uninhibit on EndSession, before answering (the wrong order: gnome-session 43 ends "
+                             "the END_SESSION phase as soon as an inhibitor goes, and sends Stop without waiting "
+                             "for our answer)")
     parser.add_argument("--exit-on-stop", type=float, metavar="SECONDS", default=0.0,
                         help="exit this long after Stop (default 0)")
     parser.add_argument("--stay-on-stop", dest="exit_on_stop", action="store_const", const=None,

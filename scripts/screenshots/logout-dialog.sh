@@ -356,10 +356,11 @@ EOF
     spawn stand-in "${desktop[@]}" "$python" "$dir/stand-in.py" "$app_id" "$stand_in_reason"
 fi
 
-# The inhibitor must be there before the logout: the dialog lists what is inhibiting when it opens.
+# The inhibitor must be there before the logout, naming both sessions: the dialog lists what is
+# inhibiting when it opens (the agent re-takes its inhibitor at most once a second as work changes).
 found=""
 for _ in $(seq 50); do
-    found=$(inhibitors | grep -F "$app_id"$'\t' || true)
+    found=$(inhibitors | grep -F "$app_id"$'\t' | grep -F "2 operations" || true)
     [[ -n $found ]] && break
     sleep 0.1
 done
