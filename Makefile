@@ -4,7 +4,7 @@ BUILD_FLAGS  ?=
 # Swift Testing runs tests in parallel; the package is small enough that two workers fit 2 cores.
 TEST_FLAGS   ?= --parallel --num-workers 2
 
-.PHONY: all setup build run test bench torture install man clean
+.PHONY: all setup build run test bench torture install man screenshots clean
 
 all: build
 
@@ -89,6 +89,21 @@ install: setup
 	sed 's|@BINDIR@|$(BINDIR)|g' desktop/io.github.quiesce.Agent.desktop.in > $(DESTDIR)$(PREFIX)/share/applications/io.github.quiesce.Agent.desktop; \
 	for icon in $$(cd desktop/icons && find hicolor -type f); do install -Dm644 desktop/icons/$$icon $(DESTDIR)$(PREFIX)/share/icons/$$icon; done; \
 	echo "installed under $(DESTDIR)$(PREFIX); enable with: systemctl --user daemon-reload && systemctl --user enable --now quiesce"
+
+## screenshots: the pictures in docs/images/, taken of the real desktop programs on Xvfb (GNOME's
+## logout dialog listing the agent's work; the tray on xfce4-panel). Not part of make test; needs the
+## packages the scripts name (SCREENSHOT_PACKAGES, installed here when run as root).
+SCREENSHOT_PACKAGES = gnome-shell gnome-session-bin imagemagick xdotool fonts-cantarell webp-pixbuf-loader xfce4-panel xfconf
+screenshots: setup
+	@if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SCREENSHOT_PACKAGES) >/dev/null; fi
+	$(SWIFT) build $(BUILD_FLAGS) --product agentd
+	$(SWIFT) build $(BUILD_FLAGS) --product agentctl
+	@mkdir -p docs/images
+	QUIESCE_BIN=$$($(SWIFT) build --show-bin-path) scripts/screenshots/logout-dialog.sh docs/images/logout-dialog.png
+	@for script in scripts/screenshots/*.sh; do \
+		[ "$$script" = scripts/screenshots/logout-dialog.sh ] && continue; \
+		QUIESCE_BIN=$$($(SWIFT) build --show-bin-path) $$script docs/images || exit 1; \
+	done
 
 ## man: regenerate docs/agentctl.1 and docs/agentd.1 from the commands' help
 man:
