@@ -20,6 +20,7 @@ packages=(
     binutils          # nm: the reliability suite checks that no binary imports a shell-running function
     passwd            # useradd: the reliability suite calls the agent as a second, real user
     desktop-file-utils # desktop-file-validate: the desktop file the logout dialog names us by
+    gnome-session-bin # GNOME's session manager, headless, for rule 11's tests
 )
 
 missing=()

@@ -27,8 +27,14 @@ final class DesktopSession: Component, Sendable {
     static let reasonInterval = Duration.seconds(1)
 
     private struct State {
-        /// The session manager's unique name and our client path there, while registered.
+        /// The session manager's unique name and our client path there, while registered, and the
+        /// task following that client's signals.
         var registration: (owner: String, client: String)?
+        var following: Task<Void, Never>?
+        /// From `EndSession` on: the inhibitor stays exactly as it is until the answer has gone
+        /// (gnome-session ends its END_SESSION phase the moment an inhibitor is dropped, and would
+        /// stop before hearing from us); it goes after `EndSessionResponse`.
+        var ending = false
         var watching: [Task<Void, Never>] = []
         var stopped = false
         var saidAbsent = false
@@ -38,8 +44,9 @@ final class DesktopSession: Component, Sendable {
         var lastReasonChange: ContinuousClock.Instant?
         var pendingReason: Task<Void, Never>?
         /// From `QueryEndSession` until `EndSession` or `CancelEndSession`: the desktop's logout
-        /// dialog is showing our inhibitor. Its reason is not re-taken then (a re-take while GNOME's
-        /// dialog was up left its Cancel without effect); it is still dropped when the work ends.
+        /// dialog is showing our inhibitor. Its reason is not re-taken then (each re-take makes
+        /// gnome-session open the dialog again; once that left GNOME's Cancel without effect); it is
+        /// still dropped when the work ends, and the logout then goes on by itself.
         var desktopAsking = false
         /// Serializes inhibitor changes: one at a time, each reading the latest work.
         var adjusting = false
@@ -90,8 +97,8 @@ final class DesktopSession: Component, Sendable {
         let (registration, tasks) = state.withLock { state in
             state.stopped = true
             state.pendingReason?.cancel()
-            defer { state.watching = []; state.pendingReason = nil }
-            return (state.registration, state.watching)
+            defer { state.watching = []; state.pendingReason = nil; state.following = nil }
+            return (state.registration, state.watching + [state.following].compactMap { $0 })
         }
         for task in tasks { task.cancel() }
         if let registration {
@@ -115,7 +122,10 @@ final class DesktopSession: Component, Sendable {
             let following = Task { await self.follow(signals, client: client) }
             state.withLock { state in
                 state.registration = (owner, client)
-                state.watching.append(following)
+                state.following?.cancel()
+                state.following = following
+                state.ending = false
+                state.desktopAsking = false
                 // The old inhibitor died with the old session manager.
                 if state.inhibitor?.owner != owner { state.inhibitor = nil }
             }
@@ -131,6 +141,9 @@ final class DesktopSession: Component, Sendable {
             guard state.registration?.owner == owner else { return false }
             state.registration = nil
             state.inhibitor = nil
+            // Its client path may be someone else's on the next session manager: stop listening.
+            state.following?.cancel()
+            state.following = nil
             return true
         }
         if forgotten { logger.notice("the session manager left the bus; registering again when it comes back") }
@@ -154,12 +167,12 @@ final class DesktopSession: Component, Sendable {
                 state.withLock { $0.desktopAsking = true }
                 try? await proxy.endSessionResponse(client: client, isOK: true)
             case .endSession(let flags):
-                state.withLock { $0.desktopAsking = false }
+                state.withLock { $0.desktopAsking = false; $0.ending = true }
                 logger.notice("the session manager ends the session (flags \(flags)): draining while the desktop is up")
                 // Not awaited here: a CancelEndSession or Stop must be read while the drain runs.
                 Task { await self.endSession(client: client) }
             case .cancelEndSession:
-                state.withLock { $0.desktopAsking = false }
+                state.withLock { $0.desktopAsking = false; $0.ending = false }
                 adjustInhibitor()
                 logger.notice("the session manager cancelled the end of the session: running again")
                 await coordinator.resume(.sessionEnd)
@@ -178,9 +191,18 @@ final class DesktopSession: Component, Sendable {
         logger.info("answering the session manager: the session may end (\(release))")
         do {
             try await proxy.endSessionResponse(client: client, isOK: true)
+        } catch where error.name == .noReply || error.name == .disconnected {
+            // gnome-session may go on, and exit, before it replies: the answer was heard.
         } catch {
             logger.warning("could not answer the session manager: \(error.message)")
         }
+        // Answered: now the inhibitor may go (earlier, gnome-session would have ended the phase
+        // without our answer).
+        let held = state.withLock { state in
+            defer { state.inhibitor = nil }
+            return state.inhibitor
+        }
+        if let held { try? await proxy.uninhibit(held.cookie) }
     }
 
     // MARK: The logout inhibitor
@@ -211,10 +233,10 @@ final class DesktopSession: Component, Sendable {
     }
 
     private func adjustOnce() async {
-        let (work, held, owner, last, stopped, asking) = state.withLock { state in
-            (state.work, state.inhibitor, state.registration?.owner, state.lastReasonChange, state.stopped, state.desktopAsking)
+        let (work, held, owner, last, stopped, asking, ending) = state.withLock { state in
+            (state.work, state.inhibitor, state.registration?.owner, state.lastReasonChange, state.stopped, state.desktopAsking, state.ending)
         }
-        guard let owner, !stopped else { return }
+        guard let owner, !stopped, !ending else { return }
         if work.isIdle {
             guard let held else { return }
             state.withLock { $0.inhibitor = nil; $0.pendingReason?.cancel(); $0.pendingReason = nil }
