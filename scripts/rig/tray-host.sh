@@ -284,6 +284,9 @@ start_panel() {
     # shellcheck disable=SC1091
     source "$dir/host.env"
     has_owner "$DBUS_SESSION_BUS_ADDRESS" "$watcher" && die "$watcher already has an owner on the bus of $dir"
+    # Without xfconfd the panel finds no layout: it runs its migration helper and comes up with a
+    # default panel of its own, or none.
+    has_owner "$DBUS_SESSION_BUS_ADDRESS" org.xfce.Xfconf || die "xfconfd is not on the bus of $dir: $(cat "$dir/logs/xfconfd.log")"
     spawn "$dir" panel "$0" exec panel "$dir"
     pid=$spawned
     local wrapper_pid="" ready=""
