@@ -21,6 +21,13 @@ packages=(
     passwd            # useradd: the reliability suite calls the agent as a second, real user
     desktop-file-utils # desktop-file-validate: the desktop file the logout dialog names us by
     gnome-session-bin # GNOME's session manager, headless, for rule 11's tests
+    xfce4-panel       # a real tray host (its systray owns org.kde.StatusNotifierWatcher) for the tray's tests
+    xfconf            # xfconfd: xfce4-panel reads its layout from it
+    xdotool           # real clicks on the tray icon and its menu
+    x11-utils         # xwininfo, xprop: finding the tray's menu window
+    imagemagick       # import, convert: reading the pixels the panel drew
+    xdg-utils         # xdg-open: Open NAS folder from the tray
+    file              # xdg-open's file-type look-up
 )
 
 missing=()

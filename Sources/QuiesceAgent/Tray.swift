@@ -96,6 +96,12 @@ final class Tray: Component, Sendable {
         var signals: [(String, [DBusValue])] = []
         if previous.icon != next.icon { signals.append(("NewIcon", [])) }
         if previous.status != next.status { signals.append(("NewStatus", [.string(next.status)])) }
+        // xfce's panel keeps drawing an attention icon after NeedsAttention ends until an icon
+        // property changes: the attention icon is published only while it applies, and its
+        // change announced with every change of status or picture.
+        if previous.status != next.status || (next.needsAttention && previous.icon != next.icon) {
+            signals.append(("NewAttentionIcon", []))
+        }
         if previous.text != next.text { signals.append(("NewToolTip", [])) }
         for (member, arguments) in signals {
             emit(path: StatusNotifierItem.path, interface: StatusNotifierItem.interface, member: member, arguments)
@@ -163,7 +169,7 @@ final class Tray: Component, Sendable {
         case .quit:
             logger.info("tray: Quit chosen")
             await coordinator.trigger(.request())
-        case .status, .separator1, .separator2:
+        case .status, .separator:
             break
         }
     }
@@ -182,8 +188,14 @@ final class Tray: Component, Sendable {
             DBusProperty("IconPixmap", signature: "a(iiay)") { TrayPixmaps.value(for: self.current.icon) },
             DBusProperty("OverlayIconName", signature: "s") { .string("") },
             DBusProperty("OverlayIconPixmap", signature: "a(iiay)") { .array(element: "(iiay)", []) },
-            DBusProperty("AttentionIconName", signature: "s") { .string(TrayIcon.attention.themeName) },
-            DBusProperty("AttentionIconPixmap", signature: "a(iiay)") { TrayPixmaps.value(for: .attention) },
+            DBusProperty("AttentionIconName", signature: "s") {
+                let state = self.current
+                return .string(state.needsAttention ? state.icon.themeName : "")
+            },
+            DBusProperty("AttentionIconPixmap", signature: "a(iiay)") {
+                let state = self.current
+                return state.needsAttention ? TrayPixmaps.value(for: state.icon) : .array(element: "(iiay)", [])
+            },
             DBusProperty("AttentionMovieName", signature: "s") { .string("") },
             DBusProperty("ToolTip", signature: "(sa(iiay)ss)") {
                 .structure([.string(self.current.icon.themeName), .array(element: "(iiay)", []), .string("Quiesce"), .string(TrayText.markup(self.current.text))])

@@ -1,6 +1,7 @@
 import QuiesceDBus
 
-/// The tray's menu as `com.canonical.dbusmenu` describes one: flat, five entries under the root.
+/// The tray's menu as `com.canonical.dbusmenu` describes one: flat, five entries under the root —
+/// the state in words, Pause/Resume sync, Open NAS folder, a separator, Quit.
 ///
 /// `Version` is 3 and the group methods (`EventGroup`, `AboutToShowGroup`) are answered: libdbusmenu
 /// (xfce, waybar) calls them instead of `Event`/`AboutToShow` exactly when a menu says 3, so a menu
@@ -9,13 +10,12 @@ struct TrayMenu: Sendable, Hashable {
     enum Item: Int32, CaseIterable, Sendable {
         /// The state in words; disabled (a line to read, not to click).
         case status = 1
-        case separator1 = 2
         /// "Pause sync" or "Resume sync".
-        case pauseResume = 3
+        case pauseResume = 2
         /// Opens the NAS root in the file manager; disabled when no root is set.
-        case openFolder = 4
-        case separator2 = 5
-        case quit = 6
+        case openFolder = 3
+        case separator = 4
+        case quit = 5
     }
 
     static let version: UInt32 = 3
@@ -27,7 +27,7 @@ struct TrayMenu: Sendable, Hashable {
         switch item {
         case .status:
             return ["label": .string(TrayText.label(state.text)), "enabled": .boolean(false)]
-        case .separator1, .separator2:
+        case .separator:
             return ["type": .string("separator")]
         case .pauseResume:
             return ["label": .string(state.paused ? "_Resume sync" : "_Pause sync"), "enabled": .boolean(true)]

@@ -63,6 +63,8 @@ struct TrayState: Sendable, Hashable {
         }
     }
 
+    var needsAttention: Bool { status == "NeedsAttention" }
+
     private static func files(_ count: Int) -> String { "\(count) \(count == 1 ? "file" : "files")" }
 
     private static func running(_ values: StatusBoard.Values) -> String {

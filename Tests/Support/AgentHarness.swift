@@ -15,7 +15,10 @@ public final class AgentHarness: @unchecked Sendable {
     /// What owns the bus (a mock server, a rig): kept alive as long as the harness.
     private let owner: AnyObject?
 
-    public init(busAddress: String, systemBusAddress: String? = nil, owner: AnyObject? = nil) async throws {
+    /// - Parameter extraEnvironment: more for the agent's environment (DISPLAY, XDG_DATA_HOME …).
+    public init(
+        busAddress: String, systemBusAddress: String? = nil, owner: AnyObject? = nil, extraEnvironment: [String: String] = [:]
+    ) async throws {
         self.busAddress = busAddress
         self.owner = owner
         home = TemporaryDirectory("quiesce-agent")
@@ -25,6 +28,7 @@ public final class AgentHarness: @unchecked Sendable {
         environment["XDG_CONFIG_HOME"] = home.file("config")
         environment["DBUS_SESSION_BUS_ADDRESS"] = busAddress
         environment["DBUS_SYSTEM_BUS_ADDRESS"] = systemBusAddress ?? "unix:path=\(home.file("no-system-bus"))"
+        environment.merge(extraEnvironment) { $1 }
         self.environment = environment
         control = try await BusConnection.open(address: busAddress, label: "test control")
     }

@@ -22,7 +22,11 @@ proved against it and the Swift code can be checked against it:
         items      0 root; 1 the status line (disabled); 2 Pause sync / Resume sync; 3 Open NAS folder;
                    4 separator; 5 Quit
     both objects answer org.freedesktop.DBus.Properties (Get, GetAll, Set: read-only) and
-    org.freedesktop.DBus.Introspectable with their full interface, properties included.
+    org.freedesktop.DBus.Introspectable with their full interface, properties included. A call
+    whose arguments do not match its signature is answered org.freedesktop.DBus.Error.InvalidArgs,
+    an unknown method UnknownMethod.
+    A click on Pause sync toggles its label (ItemsPropertiesUpdated); Quit makes the item exit 0
+    (unless --stay-on-quit), and the host drops the icon when the name leaves the bus.
 
 IconPixmap and AttentionIconPixmap are solid squares of 22, 32 and 48 px, ARGB32 in network byte
 order (A, R, G, B bytes per pixel). A host draws the pixmap only when IconName is not in its icon
@@ -232,6 +236,25 @@ COMMON_XML = """  <interface name="org.freedesktop.DBus.Properties">
     <method name="Ping"/>
     <method name="GetMachineId"><arg name="machine_uuid" type="s" direction="out"/></method>
   </interface>"""
+
+
+# (path, member) -> (interface, signature of the arguments) of every method we serve.
+SIGNATURES = {
+    **{(path, member): (PROPS_IFACE, sig) for path in (ITEM_PATH, MENU_PATH)
+       for member, sig in (("Get", "ss"), ("GetAll", "s"), ("Set", "ssv"))},
+    **{(path, "Introspect"): (INTROSPECT_IFACE, "") for path in (ITEM_PATH, MENU_PATH)},
+    (ITEM_PATH, "Activate"): (ITEM_IFACE, "ii"),
+    (ITEM_PATH, "SecondaryActivate"): (ITEM_IFACE, "ii"),
+    (ITEM_PATH, "ContextMenu"): (ITEM_IFACE, "ii"),
+    (ITEM_PATH, "Scroll"): (ITEM_IFACE, "is"),
+    (MENU_PATH, "GetLayout"): (MENU_IFACE, "iias"),
+    (MENU_PATH, "GetGroupProperties"): (MENU_IFACE, "aias"),
+    (MENU_PATH, "GetProperty"): (MENU_IFACE, "is"),
+    (MENU_PATH, "Event"): (MENU_IFACE, "isvu"),
+    (MENU_PATH, "EventGroup"): (MENU_IFACE, "a(isvu)"),
+    (MENU_PATH, "AboutToShow"): (MENU_IFACE, "i"),
+    (MENU_PATH, "AboutToShowGroup"): (MENU_IFACE, "ai"),
+}
 
 
 class PropertiesObject(dbus.service.Object):
@@ -521,14 +544,25 @@ class Tray:
                                      bus_name="org.freedesktop.DBus", arg0=WATCHER)
 
     def on_message(self, connection, message):
-        """Logs every method call addressed to us, before it is dispatched."""
-        if message.get_type() == dbus.lowlevel.MESSAGE_TYPE_METHOD_CALL and message.get_path() in (ITEM_PATH, MENU_PATH, "/"):
-            try:
-                args = tuple(plain(a) for a in message.get_args_list())
-            except Exception as error:  # a malformed body: dispatch answers it
-                args = f"<unreadable: {error}>"
-            log("call", f"{message.get_interface()}.{message.get_member()}", message.get_path(),
-                args, f"from {message.get_sender()}")
+        """Logs every method call addressed to us, before it is dispatched, and answers one whose
+        arguments do not match the method's signature with InvalidArgs (dbus-python would call the
+        handler anyway and answer a Python TypeError, or worse, accept it)."""
+        if message.get_type() != dbus.lowlevel.MESSAGE_TYPE_METHOD_CALL or message.get_path() not in (ITEM_PATH, MENU_PATH, "/"):
+            return dbus.lowlevel.HANDLER_RESULT_NOT_YET_HANDLED
+        try:
+            args = tuple(plain(a) for a in message.get_args_list())
+        except Exception as error:  # a malformed body: dispatch answers it
+            args = f"<unreadable: {error}>"
+        interface, member, signature = message.get_interface(), message.get_member(), message.get_signature()
+        log("call", f"{interface}.{member}", message.get_path(), args, f"from {message.get_sender()}")
+        expected = SIGNATURES.get((message.get_path(), member))
+        if expected is not None and interface in (None, expected[0]) and signature != expected[1]:
+            log("invalid-args", f"{interface}.{member}", f"signature {signature!r}, not {expected[1]!r}")
+            if not message.get_no_reply():
+                connection.send_message(dbus.lowlevel.ErrorMessage(
+                    message, "org.freedesktop.DBus.Error.InvalidArgs",
+                    f"{member} takes ({expected[1]}), not ({signature})"))
+            return dbus.lowlevel.HANDLER_RESULT_HANDLED
         # Not handled here: go on dispatching (dbus-python takes None as handled, and the call would
         # never be answered).
         return dbus.lowlevel.HANDLER_RESULT_NOT_YET_HANDLED

@@ -10,7 +10,13 @@
 #   scripts/rig/tray-host.sh start-panel DIR       start the panel again on the same bus and display,
 #                                                  and wait for its watcher
 #   scripts/rig/tray-host.sh restart-panel DIR     kill-panel, then start-panel
-#   scripts/rig/tray-host.sh screenshot DIR FILE   the panel's strip of the screen as a PNG
+#   scripts/rig/tray-host.sh screenshot DIR FILE   the panel's strip of the screen (800x32+0+0) as a PNG
+#   scripts/rig/tray-host.sh pixel DIR X Y         the colour at X,Y of the screen now, as RRGGBB
+#   scripts/rig/tray-host.sh wait-pixel DIR X Y RRGGBB [SECONDS]
+#                                                  wait (5 s unless told) until X,Y has that colour
+#   scripts/rig/tray-host.sh menu DIR              the geometry (WxH+X+Y) of the popup menu the
+#                                                  panel shows, or nothing
+#   scripts/rig/tray-host.sh wait-menu DIR [SECONDS]  wait until a popup menu is shown; prints it
 #   scripts/rig/tray-host.sh exec PEER ARGS        become one peer
 #
 # What runs, each with its log in DIR/logs: a private session bus (rig.sh's bus peer: allow-all, no
@@ -23,8 +29,17 @@
 #
 # The layout (DIR/home/.config/xfce4/xfconf/xfce-perchannel-xml/xfce4-panel.xml, written by start):
 # one horizontal panel at the top of the screen, 800 px wide and 32 px high (x 0..799, y 0..31),
-# holding only the systray plugin with 22 px icons, no hidden items, new items shown. With one item,
-# its icon's box is at a fixed place (see QUIESCE_TRAY_ICON_* in DIR/env, measured, not computed).
+# holding only the systray plugin with 22 px icons, no hidden items, new items shown. Measured here
+# (Debian 12, xfce4-panel 4.18.2, GTK's built-in Adwaita), the same on every start:
+#   - the panel's window is 800x33+0+0 (32 px and a border line below);
+#   - one item's icon is drawn as a 22x22 square at x 1..22, y 5..26: click it at 12,16, read it at
+#     12,16 (IconName first, if the icon theme has it; else the largest IconPixmap, scaled to 22 px);
+#   - a second item would be drawn to the right of the first: tests use one item;
+#   - the menu (right click, or left click when ItemIsMenu is true) pops up at 1,32, 165x109 for
+#     the agent's menu, with rows 25 px high: the first item at y 36..60 (click 60,48), the next at
+#     61..85 (60,73), 86..110 (60,98), a 1 px separator at 111, the last at 112..136 (60,124).
+# These are in DIR/env as QUIESCE_TRAY_*. Poll (wait-pixel, wait-menu) before clicking: an item's
+# icon is drawn about 0.1 s after it registers, a menu about 0.1 s after the click.
 #
 # The panel gets a clean environment: HOME, XDG_CONFIG_HOME (its layout), XDG_CONFIG_DIRS (empty: no
 # /etc/xdg defaults), XDG_RUNTIME_DIR and caches are in DIR, settings in memory, no accessibility bus,
@@ -34,6 +49,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+self=$here/$(basename "$0")
 rig=$(cd "$here/.." && pwd)/rig.sh
 panel=/usr/bin/xfce4-panel
 xfconfd=/usr/lib/x86_64-linux-gnu/xfce4/xfconf/xfconfd
@@ -60,6 +76,7 @@ peers=(
     "$xfconfd:xfconf"
     "/usr/bin/xdotool:xdotool"
     "/usr/bin/xwininfo:x11-utils"
+    "/usr/bin/xprop:x11-utils"
     "/usr/bin/import:imagemagick"
     "/usr/bin/convert:imagemagick"
 )
@@ -70,7 +87,8 @@ check() {
         [[ -e ${entry%%:*} ]] || missing+=("${entry%%:*} (package ${entry##*:})")
     done
     for module in dbus gi; do
-        /usr/bin/python3 -c "import $module" 2>/dev/null || missing+=("python module $module (packages python3-dbus, python3-gi)")
+        # (from /: python fails to start in a working directory that was removed)
+        (cd / && /usr/bin/python3 -c "import $module" 2>/dev/null) || missing+=("python module $module (packages python3-dbus, python3-gi)")
     done
     if ((${#missing[@]})); then
         printf 'tray-host: missing: %s\n' "${missing[@]}" >&2
@@ -144,7 +162,7 @@ alive() {
 spawn() {
     local dir=$1 name=$2
     shift 2
-    (close_inherited && exec "$@") </dev/null >>"$dir/logs/$name.log" 2>&1 &
+    (close_inherited && cd / && exec "$@") </dev/null >>"$dir/logs/$name.log" 2>&1 &
     local pid=$!
     echo "$pid $name $(started_at "$pid")" >>"$dir/pids"
     spawned=$pid
@@ -266,12 +284,13 @@ write_env() {
         echo "export QUIESCE_TRAY_PANEL_PID='$panel_pid'"
         echo "export QUIESCE_TRAY_WRAPPER_PID='$wrapper_pid'"
         echo "export QUIESCE_TRAY_PANEL_WINDOW='$(panel_window "$dir")'"
-        # The panel's strip of the screen, and where the first (only) item's icon is drawn there:
-        # its box (x y size) and its centre (the place to click). Measured in this rig, see the
-        # report in docs; the same for every start.
+        # Measured in this rig, the same on every start (see the top of tray-host.sh): the panel's
+        # strip, the only item's icon (its box and the place to click and read it), and the menu
+        # (the x to click its entries at, and each entry's y: status line, Pause, Open, Quit).
         echo "export QUIESCE_TRAY_PANEL_GEOMETRY='${screen_width}x${panel_height}+0+0'"
-        echo "export QUIESCE_TRAY_ICON_BOX='@ICON_BOX@'"
-        echo "export QUIESCE_TRAY_ICON_CENTER='@ICON_CENTER@'"
+        echo "export QUIESCE_TRAY_ICON_BOX='${icon_size}x${icon_size}+1+5'"
+        echo "export QUIESCE_TRAY_ICON_X=12 QUIESCE_TRAY_ICON_Y=16"
+        echo "export QUIESCE_TRAY_MENU_X=60 QUIESCE_TRAY_MENU_ROWS='48 73 98 124'"
     } >"$dir/env.new"
     mv "$dir/env.new" "$dir/env"
 }
@@ -287,7 +306,7 @@ start_panel() {
     # Without xfconfd the panel finds no layout: it runs its migration helper and comes up with a
     # default panel of its own, or none.
     has_owner "$DBUS_SESSION_BUS_ADDRESS" org.xfce.Xfconf || die "xfconfd is not on the bus of $dir: $(cat "$dir/logs/xfconfd.log")"
-    spawn "$dir" panel "$0" exec panel "$dir"
+    spawn "$dir" panel "$self" exec panel "$dir"
     pid=$spawned
     local wrapper_pid="" ready=""
     for _ in $(seq 400); do
@@ -351,7 +370,7 @@ start() {
     session=$(start_bus "$dir" session-bus)
 
     # Xvfb chooses a free display and prints its number when it is ready for clients.
-    spawn "$dir" xvfb "$0" exec xvfb
+    spawn "$dir" xvfb "$self" exec xvfb
     local number=""
     for _ in $(seq 200); do
         number=$(grep -m1 -E '^[0-9]+$' "$dir/logs/xvfb.log" || true)
@@ -365,7 +384,7 @@ export DBUS_SESSION_BUS_ADDRESS='$session'
 export DISPLAY=':$number'
 EOF
 
-    spawn "$dir" xfconfd "$0" exec xfconfd "$dir"
+    spawn "$dir" xfconfd "$self" exec xfconfd "$dir"
     wait_for_name "$session" org.xfce.Xfconf || die "xfconfd did not start: $(cat "$dir/logs/xfconfd.log")"
 
     start_panel "$dir"
@@ -376,7 +395,9 @@ EOF
 stop() {
     local dir=$1 pid name since
     [[ -f $dir/pids ]] || die "no tray host in $dir"
-    # Last started, first stopped. SIGTERM first; SIGKILL for whatever still runs a second later.
+    # The panel first, and its wrapper with it: a panel that outlives its wrapper restarts it.
+    [[ -z $(pids_of "$dir" panel) && -z $(pids_of "$dir" wrapper) ]] || kill_panel "$dir" TERM
+    # Then last started, first stopped. SIGTERM first; SIGKILL for whatever still runs a second later.
     tac "$dir/pids" | while read -r pid name since; do
         alive "$pid" "$since" && kill -TERM "$pid" 2>/dev/null || true
     done
@@ -407,6 +428,58 @@ screenshot() {
     /usr/bin/import -display "$DISPLAY" -window root -crop "${screen_width}x${panel_height}+0+0" +repage "$file"
 }
 
+# The colour at X,Y of the screen as RRGGBB (upper case). ImageMagick's %[pixel:] would say
+# srgb(255,0,0) for one picture and gray(0) for another (a screen that is all grey is saved as a grey
+# PNG); %[hex:] at depth 8 is always six digits.
+pixel() {
+    local dir=$1 x=$2 y=$3
+    # shellcheck disable=SC1091
+    source "$dir/host.env"
+    /usr/bin/import -display "$DISPLAY" -window root -crop "1x1+$x+$y" +repage png:- |
+        /usr/bin/convert png:- -depth 8 -format '%[hex:p{0,0}]\n' info:
+}
+
+wait_pixel() {
+    local dir=$1 x=$2 y=$3 want=${4^^} seconds=${5-5} got=""
+    want=${want#\#}
+    for _ in $(seq $((seconds * 20))); do
+        got=$(pixel "$dir" "$x" "$y")
+        [[ $got == "$want" ]] && return 0
+        sleep 0.05
+    done
+    echo "tray-host: $x,$y is $got, not $want, after $seconds s" >&2
+    return 1
+}
+
+# The popup menu: a viewable top-level window of the plugin's wrapper whose type is a popup menu
+# (hovering the icon shows a tooltip, another such window, of type _NET_WM_WINDOW_TYPE_TOOLTIP).
+# A right click on an item whose menu has no entries (no Menu, or a path with no dbusmenu) pops up
+# the plugin's own menu instead (About, Properties, ...; 170x136 near the pointer): a menu too.
+menu() {
+    local dir=$1 id
+    # shellcheck disable=SC1091
+    source "$dir/host.env"
+    for id in $(/usr/bin/xwininfo -root -children 2>/dev/null | awk '$1 ~ /^0x/ && /"wrapper-2.0": \(/ { print $1 }'); do
+        /usr/bin/xprop -id "$id" _NET_WM_WINDOW_TYPE 2>/dev/null | grep -q _NET_WM_WINDOW_TYPE_POPUP_MENU || continue
+        /usr/bin/xwininfo -id "$id" 2>/dev/null | awk '
+            /Map State: IsViewable/ { viewable = 1 }
+            /Absolute upper-left X/ { x = $NF } /Absolute upper-left Y/ { y = $NF }
+            /Width:/ { w = $NF } /Height:/ { h = $NF }
+            END { if (viewable && w > 10 && h > 10) printf "%sx%s+%s+%s\n", w, h, x, y }'
+    done
+}
+
+wait_menu() {
+    local dir=$1 seconds=${2-5} geometry
+    for _ in $(seq $((seconds * 20))); do
+        geometry=$(menu "$dir")
+        [[ -n $geometry ]] && { echo "$geometry"; return 0; }
+        sleep 0.05
+    done
+    echo "tray-host: no menu shown after $seconds s" >&2
+    return 1
+}
+
 case ${1-} in
 check) check ;;
 start) [[ $# -eq 2 ]] || die "usage: $0 start DIR"; start "$2" ;;
@@ -415,6 +488,10 @@ start-panel) [[ $# -eq 2 ]] || die "usage: $0 start-panel DIR"; start_panel "$(c
 kill-panel) [[ $# -ge 2 && $# -le 3 ]] || die "usage: $0 kill-panel DIR [SIGNAL]"; kill_panel "$(cd "$2" && pwd)" "${3-TERM}" ;;
 restart-panel) [[ $# -eq 2 ]] || die "usage: $0 restart-panel DIR"; kill_panel "$(cd "$2" && pwd)"; start_panel "$(cd "$2" && pwd)"; cat "$2/env" ;;
 screenshot) [[ $# -eq 3 ]] || die "usage: $0 screenshot DIR FILE"; screenshot "$2" "$3" ;;
+pixel) [[ $# -eq 4 ]] || die "usage: $0 pixel DIR X Y"; pixel "$2" "$3" "$4" ;;
+wait-pixel) [[ $# -ge 5 && $# -le 6 ]] || die "usage: $0 wait-pixel DIR X Y RRGGBB [SECONDS]"; wait_pixel "$2" "$3" "$4" "$5" "${6-5}" ;;
+menu) [[ $# -eq 2 ]] || die "usage: $0 menu DIR"; menu "$2" ;;
+wait-menu) [[ $# -ge 2 && $# -le 3 ]] || die "usage: $0 wait-menu DIR [SECONDS]"; wait_menu "$2" "${3-5}" ;;
 exec) [[ $# -ge 2 ]] || die "usage: $0 exec PEER [ARGS]"; shift; become "$@" ;;
-*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
