@@ -46,6 +46,7 @@ public final class StatusBoard: Sendable {
     static let runningLines = 20
 
     private let values = Mutex(Values())
+    private let announcing = Mutex(())
     private let connection: BusConnection
     /// Told every new set of values, in order (under the board's lock): the service manager's
     /// status line follows the properties.
@@ -70,16 +71,27 @@ public final class StatusBoard: Sendable {
     }
 
     /// Applies `change` and announces the properties it changed.
+    ///
+    /// Announcements go out in the order the changes were made: `announcing` is held from the
+    /// change to its signal, so a later change cannot be announced before an earlier one (which
+    /// would leave clients with a stale value). The values' own lock is not held while sending:
+    /// the property getters take it on the bus queue, which sending may wait for.
     func update(_ change: (inout Values) -> Void) {
-        let (before, after) = values.withLock { values in
-            let before = values
-            change(&values)
-            if values != before {
-                observer?(values)
-                changesFeed.yield(values)
+        announcing.withLock { _ in
+            let (before, after) = values.withLock { values in
+                let before = values
+                change(&values)
+                if values != before {
+                    observer?(values)
+                    changesFeed.yield(values)
+                }
+                return (before, values)
             }
-            return (before, values)
+            announce(from: before, to: after)
         }
+    }
+
+    private func announce(from before: Values, to after: Values) {
         guard exported.load(ordering: .acquiring) else { return }
         let old = before.properties
         let changed = after.properties.filter { old[$0.key] != $0.value }

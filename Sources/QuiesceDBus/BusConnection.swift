@@ -261,12 +261,24 @@ final class PendingReply: @unchecked Sendable {
         var continuation: CheckedContinuation<Result<DBusMessage, DBusError>, Never>?
         var pending: OpaquePointer?
         var done = false
+        /// The result, kept when it came before the caller's continuation did: a task cancelled
+        /// before it called can see its cancel (run on the queue, on another thread) finish the
+        /// box before `set` stores the continuation.
+        var early: Result<DBusMessage, DBusError>?
     }
 
     var isDone: Bool { lock.withLock { $0.done } }
 
     func set(_ continuation: CheckedContinuation<Result<DBusMessage, DBusError>, Never>) {
-        lock.withLock { $0.continuation = continuation }
+        let early = lock.withLock { state -> Result<DBusMessage, DBusError>? in
+            guard let early = state.early else {
+                state.continuation = continuation
+                return nil
+            }
+            state.early = nil
+            return early
+        }
+        if let early { continuation.resume(returning: early) }
     }
 
     /// Keeps a reference to the pending call until it resolves (for cancellation).
@@ -278,6 +290,7 @@ final class PendingReply: @unchecked Sendable {
         let (continuation, pending) = lock.withLock { state -> (CheckedContinuation<Result<DBusMessage, DBusError>, Never>?, OpaquePointer?) in
             guard !state.done else { return (nil, nil) }
             state.done = true
+            if state.continuation == nil { state.early = result }
             defer { state.continuation = nil; state.pending = nil }
             return (state.continuation, state.pending)
         }

@@ -44,7 +44,12 @@ public struct NotificationPrompt: Prompt {
         let feeders: [Task<Void, Never>]
         let id: UInt32
         do {
-            (events, feeders) = try await subscribe(updates: updates)
+            // Answers count only from the server we ask: any program on the session bus can emit
+            // ActionInvoked, and would otherwise force-quit the agent with one signal.
+            guard let server = try await connection.nameOwner(Self.busName) else {
+                return .unavailable("no notification server is running")
+            }
+            (events, feeders) = try await subscribe(updates: updates, server: server)
             id = try await notify(question, replacing: 0, markup: markup)
         } catch {
             return .unavailable("the notification server failed: \(error.message)")
@@ -85,12 +90,13 @@ public struct NotificationPrompt: Prompt {
     }
 
     /// One stream of everything the prompt reacts to, fed by a task per source.
-    private func subscribe(updates: AsyncStream<PromptQuestion>) async throws(DBusError) -> (AsyncStream<Event>, [Task<Void, Never>]) {
+    /// Signals count only from `server`, the unique name that owns the notification service.
+    private func subscribe(updates: AsyncStream<PromptQuestion>, server: String) async throws(DBusError) -> (AsyncStream<Event>, [Task<Void, Never>]) {
         let (events, sink) = AsyncStream.makeStream(of: Event.self)
-        let signals = try await connection.signals(matching: MatchRule(interface: Self.interface, path: Self.path))
+        let signals = try await connection.signals(matching: MatchRule(sender: server, interface: Self.interface, path: Self.path))
         let owners = try await connection.nameOwnerChanges(of: Self.busName)
         let fromSignals = Task {
-            for await signal in signals {
+            for await signal in signals where signal.sender == server {
                 guard let arguments = try? signal.arguments(), let id = arguments.first?.uint32 else { continue }
                 switch signal.member {
                 case "ActionInvoked": if let key = arguments.dropFirst().first?.string { sink.yield(.action(id, key)) }

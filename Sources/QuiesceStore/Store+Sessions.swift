@@ -45,13 +45,17 @@ extension Store {
     /// at once (a session ends), one durable write instead of one each.
     public func closeSessions(boundToAny connections: [String]) throws(StoreError) -> [SessionRecord] {
         try write { database in
-            let statement = try database.statement(
-                "UPDATE sessions SET closed_at = ?, close_reason = 'client-vanished' WHERE closed_at IS NULL AND bound = 1 AND owner_connection = ? RETURNING \(Self.sessionColumns)")
-            var closed: [SessionRecord] = []
-            for connection in connections {
-                closed += try statement.rows([.integer(now()), .text(connection)], Self.session)
+            // One transaction in fact, not only in name: N autocommits were N fsyncs, and a crash
+            // between them closed some of the departed clients' sessions and not others.
+            try database.transaction {
+                let statement = try database.statement(
+                    "UPDATE sessions SET closed_at = ?, close_reason = 'client-vanished' WHERE closed_at IS NULL AND bound = 1 AND owner_connection = ? RETURNING \(Self.sessionColumns)")
+                var closed: [SessionRecord] = []
+                for connection in connections {
+                    closed += try statement.rows([.integer(now()), .text(connection)], Self.session)
+                }
+                return closed
             }
-            return closed
         }
     }
 

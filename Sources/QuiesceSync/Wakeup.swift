@@ -9,6 +9,8 @@ final class Wakeup: Sendable {
         var generation: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
+        /// Waiters whose timeout fired before they were registered: they must not sleep.
+        var due: Set<UInt64> = []
     }
 
     private let state = Mutex(State())
@@ -41,7 +43,7 @@ final class Wakeup: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let now = state.withLock { state -> Bool in
-                    if state.generation != seen || Task.isCancelled { return true }
+                    if state.generation != seen || Task.isCancelled || state.due.contains(id) { return true }
                     state.waiters[id] = continuation
                     return false
                 }
@@ -50,10 +52,19 @@ final class Wakeup: Sendable {
         } onCancel: {
             resume(id)
         }
+        state.withLock { _ = $0.due.remove(id) }
     }
 
+    /// Wakes waiter `id`; one not registered yet is marked due, so it does not go to sleep (its
+    /// timer can fire before it has).
     private func resume(_ id: UInt64) {
-        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+        let waiter = state.withLock { state in
+            guard let waiter = state.waiters.removeValue(forKey: id) else {
+                state.due.insert(id)
+                return nil as CheckedContinuation<Void, Never>?
+            }
+            return waiter
+        }
         waiter?.resume()
     }
 }

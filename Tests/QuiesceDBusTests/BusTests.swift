@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import QuiesceDBus
 import QuiesceTestSupport
 import Testing
@@ -11,6 +12,28 @@ struct BusTests {
             destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus.Debug.Stats",
             member: "GetConnectionStats", arguments: [.string(name)])
         return try await connection.call(call).arguments().first?.vardict?["MatchRules"]?.uint32
+    }
+
+    @Test("a call from a task cancelled before it calls returns an error, never hangs (the cancel can finish the reply first)")
+    func cancelledBeforeCalling() async throws {
+        let bus = try PrivateBus()
+        let connection = try await BusConnection.open(address: bus.address)
+        defer { connection.close() }
+        let returned = Count()
+        let calls = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<500 {
+                    group.addTask {
+                        withUnsafeCurrentTask { $0?.cancel() }
+                        _ = try? await connection.call(try DBusMessage.methodCall(
+                            destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetId"))
+                        returned.add()
+                    }
+                }
+            }
+        }
+        try await eventually("500 cancelled calls returning", limit: .seconds(20)) { returned.value == 500 }
+        await calls.value
     }
 
     @Test("a signal stream receives what dbus-send emits, and its match rule lives exactly as long as the stream")

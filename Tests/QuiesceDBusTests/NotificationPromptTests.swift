@@ -47,6 +47,22 @@ struct NotificationPromptTests {
         try await eventually("CloseNotification sent") { try await server.calls().contains { $0.method == "CloseNotification" } }
     }
 
+    @Test("an ActionInvoked from anyone but the notification server is ignored: no program on the bus can force the agent")
+    func foreignSender() async throws {
+        let server = try await NotificationMock()
+        let (task, _, connection) = try await asking(server)
+        defer { connection.close() }
+        let rogue = try await BusConnection.open(address: server.bus.address)
+        defer { rogue.close() }
+        try rogue.send(try DBusMessage.signal(
+            path: "/org/freedesktop/Notifications", interface: "org.freedesktop.Notifications", member: "ActionInvoked",
+            arguments: [.uint32(1), .string("force")]))
+        // Then the real server's answer: the prompt must return that one, not the rogue's.
+        try await Task.sleep(for: .milliseconds(200))
+        try await server.emit("ActionInvoked", signature: "us", [.uint32(1), .string("wait")])
+        #expect(await task.value == .wait)
+    }
+
     @Test("dismissing the notification counts as Wait (it is the user's answer, not a failure)")
     func dismissal() async throws {
         let server = try await NotificationMock()

@@ -32,6 +32,26 @@ struct StoreContentTests {
         _ = b
     }
 
+    @Test("many clients leaving at once: their sessions close in one transaction (one commit in the WAL, not one each)")
+    func departuresInOneTransaction() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(path: temp.file("agent.db"))
+        let clients = (0..<50).map { ":1.\(100 + $0)" }
+        for client in clients {
+            _ = try store.openSession(label: "work of \(client)", bound: true, owner: SessionOwner(uid: 1000, pid: 42, connection: client))
+        }
+        try store.checkpoint()
+        let closed = try store.closeSessions(boundToAny: clients)
+        #expect(closed.count == 50)
+        // wal_checkpoint(PASSIVE) answers: busy, frames in the WAL, frames checkpointed. One
+        // transaction writes each page it touched once; fifty autocommits wrote them fifty times.
+        let frames = try store.write { database in
+            try database.statement("PRAGMA wal_checkpoint(PASSIVE)").rows { row in row.integer(1) }.first ?? -1
+        }
+        #expect(frames > 0 && frames < 50, "\(frames) WAL frames for one batch of 50 departures")
+        #expect(try store.activeSessionCount() == 0)
+    }
+
     @Test("a client leaving the bus closes its bound sessions only")
     func clientVanishing() throws {
         let temp = TemporaryDirectory()

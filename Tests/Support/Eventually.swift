@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Waits until `condition` holds, checking every few milliseconds; throws after `limit`.
 ///
 /// For tests that watch real processes, files and databases. The limit only guards against a
@@ -19,4 +21,14 @@ public struct NeverHappened: Error, CustomStringConvertible {
     public let what: String
     public let limit: Duration
     public var description: String { "never saw \(what) within \(limit)" }
+}
+
+/// A counter many tasks add to and a test reads.
+public final class Count: Sendable {
+    private let count = Mutex(0)
+
+    public init() {}
+
+    public func add() { count.withLock { $0 += 1 } }
+    public var value: Int { count.withLock { $0 } }
 }
