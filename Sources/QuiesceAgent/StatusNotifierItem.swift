@@ -26,6 +26,8 @@ enum StatusNotifierItem {
             <property name="AttentionIconPixmap" type="a(iiay)" access="read"/>
             <property name="AttentionMovieName" type="s" access="read"/>
             <property name="ToolTip" type="(sa(iiay)ss)" access="read"/>
+            <property name="IconAccessibleDesc" type="s" access="read"/>
+            <property name="AttentionAccessibleDesc" type="s" access="read"/>
             <property name="ItemIsMenu" type="b" access="read"/>
             <property name="Menu" type="o" access="read"/>
             <method name="ContextMenu">

@@ -200,6 +200,9 @@ final class Tray: Component, Sendable {
             DBusProperty("ToolTip", signature: "(sa(iiay)ss)") {
                 .structure([.string(self.current.icon.themeName), .array(element: "(iiay)", []), .string("Quiesce"), .string(TrayText.markup(self.current.text))])
             },
+            // Read by GNOME's extension with every NewIcon (it logs an error when missing).
+            DBusProperty("IconAccessibleDesc", signature: "s") { .string("Quiesce: \(self.current.text)") },
+            DBusProperty("AttentionAccessibleDesc", signature: "s") { .string("Quiesce: \(self.current.text)") },
             DBusProperty("ItemIsMenu", signature: "b") { .boolean(false) },
             DBusProperty("Menu", signature: "o") { .objectPath(StatusNotifierItem.menuPath) },
         ]
@@ -242,30 +245,33 @@ final class Tray: Component, Sendable {
             DBusMethod("GetGroupProperties", in: "aias", out: "a(ia{sv})") { call in
                 let menu = TrayMenu(state: self.current)
                 let names = call.arguments[1].strings ?? []
-                let ids = call.arguments[0].array?.compactMap(\.int32) ?? []
-                let items = ids.isEmpty ? TrayMenu.Item.allCases : ids.compactMap(TrayMenu.Item.init(rawValue:))
-                return [.array(element: "(ia{sv})", items.map { .structure([.int32($0.rawValue), TrayMenu.vardict(menu.properties(of: $0), names)]) })]
+                let asked = call.arguments[0].array?.compactMap(\.int32) ?? []
+                let ids = asked.isEmpty ? [0] + TrayMenu.Item.allCases.map(\.rawValue) : asked
+                return [.array(element: "(ia{sv})", ids.compactMap { id in
+                    menu.properties(ofID: id).map { .structure([.int32(id), TrayMenu.vardict($0, names)]) }
+                })]
             },
             DBusMethod("GetProperty", in: "is", out: "v") { call in
-                guard let item = TrayMenu.Item(rawValue: call.arguments[0].int32 ?? -1),
-                    let value = TrayMenu(state: self.current).properties(of: item)[call.arguments[1].string ?? ""]
+                guard let value = TrayMenu(state: self.current).properties(ofID: call.arguments[0].int32 ?? -1)?[call.arguments[1].string ?? ""]
                 else { throw notFound }
                 return [.variant(value)]
             },
             DBusMethod("Event", in: "isvu") { call in
-                guard let item = TrayMenu.Item(rawValue: call.arguments[0].int32 ?? -1) else { throw notFound }
-                if call.arguments[1].string == "clicked" { try await self.clicked(item) }
+                let id = call.arguments[0].int32 ?? -1
+                // The root gets "opened" and "closed" (GNOME's extension sends them): nothing to do.
+                guard id == 0 || TrayMenu.Item(rawValue: id) != nil else { throw notFound }
+                if call.arguments[1].string == "clicked", let item = TrayMenu.Item(rawValue: id) { try await self.clicked(item) }
                 return []
             },
             DBusMethod("EventGroup", in: "a(isvu)", out: "ai") { call in
                 var errors: [DBusValue] = []
                 for event in call.arguments[0].array ?? [] {
                     guard let fields = event.fields, let id = fields.first?.int32 else { continue }
-                    guard let item = TrayMenu.Item(rawValue: id) else {
+                    guard id == 0 || TrayMenu.Item(rawValue: id) != nil else {
                         errors.append(.int32(id))
                         continue
                     }
-                    if fields[1].string == "clicked" { try await self.clicked(item) }
+                    if fields[1].string == "clicked", let item = TrayMenu.Item(rawValue: id) { try await self.clicked(item) }
                 }
                 return [.array(element: "i", errors)]
             },

@@ -38,11 +38,19 @@ struct TrayMenu: Sendable, Hashable {
         }
     }
 
+    /// The root's own properties (id 0): hosts ask for them like any item's.
+    static let rootProperties: [String: DBusValue] = ["children-display": .string("submenu")]
+
+    /// Every property of the item with `id` (0: the root), or nil for an unknown id.
+    func properties(ofID id: Int32) -> [String: DBusValue]? {
+        id == 0 ? Self.rootProperties : Item(rawValue: id).map { properties(of: $0) }
+    }
+
     /// `(ia{sv}av)` for `id`, children `depth` levels down (-1: all), only `names` (empty: all).
     func layout(_ id: Int32, depth: Int32, names: [String]) -> DBusValue? {
         if id == 0 {
             let children = depth == 0 ? [] : Item.allCases.map { DBusValue.variant(node($0, names: names)) }
-            return .structure([.int32(0), Self.vardict(["children-display": .string("submenu")], names), .array(element: "v", children)])
+            return .structure([.int32(0), Self.vardict(Self.rootProperties, names), .array(element: "v", children)])
         }
         return Item(rawValue: id).map { node($0, names: names) }
     }

@@ -46,8 +46,9 @@ struct TrayState: Sendable, Hashable {
         case .failed:
             (icon, status, text) = (.attention, "NeedsAttention", "Failed to start")
         case .running:
+            let sessions = values.activeSessions > 0 ? "\(values.activeSessions) \(values.activeSessions == 1 ? "session" : "sessions") open" : ""
             if values.syncPaused {
-                (icon, status, text) = (.paused, "Active", "Sync paused" + queued)
+                (icon, status, text) = (.paused, "Active", "Sync paused" + queued + (sessions.isEmpty ? "" : "; " + sessions))
             } else if values.queuedJobs > 0, !values.syncWaiting.isEmpty {
                 let where_ = nasRoot.map { "Waiting for the NAS at \($0)" } ?? "Waiting: \(values.syncWaiting)"
                 (icon, status, text) = (.waiting, "NeedsAttention", where_ + queued)
@@ -57,8 +58,8 @@ struct TrayState: Sendable, Hashable {
             } else if values.inFlightJobs > 0 {
                 (icon, status, text) = (.syncing, "Active", "Syncing \(Self.files(values.inFlightJobs))" + queued)
             } else {
-                let sessions = values.activeSessions > 0 ? ": \(values.activeSessions) \(values.activeSessions == 1 ? "session" : "sessions") open" : ""
-                (icon, status, text) = (.idle, "Active", "Idle" + sessions + queued)
+                // Sessions open are work of the user's, not the agent's: not "idle", just that.
+                (icon, status, text) = (.idle, "Active", (sessions.isEmpty ? "Idle" : sessions) + queued)
             }
         }
     }

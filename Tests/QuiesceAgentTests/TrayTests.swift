@@ -26,7 +26,8 @@ struct TrayTests {
     func states() {
         let cases: [(StatusBoard.Values, String?, TrayIcon, String, String)] = [
             (values(.running), nil, .idle, "Active", "Idle"),
-            (values(.running, sessions: 1), nil, .idle, "Active", "Idle: 1 session open"),
+            (values(.running, sessions: 1), nil, .idle, "Active", "1 session open"),
+            (values(.running, sessions: 2, queued: 1, paused: true), nil, .paused, "Active", "Sync paused, 1 queued; 2 sessions open"),
             (values(.running, copies: 2, queued: 14), "/mnt/nas", .syncing, "Active", "Syncing 2 files, 14 queued"),
             (values(.running, queued: 3, waiting: "the NAS root /mnt/nas is missing"), "/mnt/nas", .waiting, "NeedsAttention", "Waiting for the NAS at /mnt/nas, 3 queued"),
             (values(.running, queued: 3, waiting: "sync.nas_root is not set"), nil, .waiting, "NeedsAttention", "Waiting: sync.nas_root is not set, 3 queued"),
