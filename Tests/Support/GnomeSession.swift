@@ -11,32 +11,17 @@ public final class GnomeSession: @unchecked Sendable {
     public let environment: [String: String]
     /// A connection to its session bus, for the test's own calls.
     public let control: BusConnection
-    private static let script = packageRoot + "/scripts/rig/gnome-session.sh"
+    private static let script = RigScript("gnome-session.sh")
 
     public init() async throws {
         directory = TemporaryDirectory("quiesce-gnome")
-        let started = try await runDetached(Self.script, ["start", directory.path])
-        guard started.status == 0 else {
-            throw PeerMissing(what: "gnome-session 43 (scripts/rig/gnome-session.sh start failed: \(started.output))")
-        }
-        var environment = ProcessInfo.processInfo.environment
-        let text = try String(contentsOfFile: directory.file("env"), encoding: .utf8)
-        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
-            let assignment = line.dropFirst("export ".count)
-            guard let equals = assignment.firstIndex(of: "=") else { continue }
-            environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
-        }
-        self.environment = environment
+        environment = try await Self.script.start(in: directory, what: "gnome-session 43")
         control = try await BusConnection.session(environment: environment)
     }
 
     deinit {
         control.close()
-        let stop = Process()
-        stop.executableURL = URL(fileURLWithPath: Self.script)
-        stop.arguments = ["stop", directory.path]
-        try? stop.run()
-        stop.waitUntilExit()
+        Self.script.stop(directory)
     }
 
     /// The session manager, through our own proxy.
@@ -45,7 +30,7 @@ public final class GnomeSession: @unchecked Sendable {
     /// `scripts/rig/gnome-session.sh COMMAND DIR ARGS`.
     @discardableResult
     public func rig(_ command: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String) {
-        try await runDetached(Self.script, [command, directory.path] + arguments)
+        try await Self.script.run(command, in: directory, arguments)
     }
 
     /// gnome-session's own log (it runs with --debug): what it sent and heard.

@@ -9,33 +9,15 @@ public final class TrayHost: @unchecked Sendable {
     public let directory: TemporaryDirectory
     /// DIR/env: the bus, DISPLAY, the panel's pids and geometry.
     public let environment: [String: String]
-    private static let script = packageRoot + "/scripts/rig/tray-host.sh"
+    private static let script = RigScript("tray-host.sh")
 
     public init() async throws {
         directory = TemporaryDirectory("quiesce-tray")
-        let started = try await runDetached(Self.script, ["start", directory.path])
-        guard started.status == 0 else {
-            throw PeerMissing(what: "xfce4-panel's tray on Xvfb (scripts/rig/tray-host.sh start failed: \(started.output))")
-        }
-        environment = try Self.read(directory.file("env"))
+        environment = try await Self.script.start(in: directory, what: "xfce4-panel's tray on Xvfb")
     }
 
     deinit {
-        let stop = Process()
-        stop.executableURL = URL(fileURLWithPath: Self.script)
-        stop.arguments = ["stop", directory.path]
-        try? stop.run()
-        stop.waitUntilExit()
-    }
-
-    static func read(_ file: String) throws -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        for line in try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n") where line.hasPrefix("export ") {
-            let assignment = line.dropFirst("export ".count)
-            guard let equals = assignment.firstIndex(of: "=") else { continue }
-            environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
-        }
-        return environment
+        Self.script.stop(directory)
     }
 
     public var busAddress: String { environment["DBUS_SESSION_BUS_ADDRESS"] ?? "" }
@@ -44,7 +26,7 @@ public final class TrayHost: @unchecked Sendable {
     /// `scripts/rig/tray-host.sh COMMAND DIR ARGS`.
     @discardableResult
     public func rig(_ command: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String) {
-        try await runDetached(Self.script, [command, directory.path] + arguments)
+        try await Self.script.run(command, in: directory, arguments)
     }
 
     /// The colour of the screen at (x, y), "RRGGBB".

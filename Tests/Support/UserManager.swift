@@ -8,30 +8,15 @@ public final class UserManager: @unchecked Sendable {
     public let directory: TemporaryDirectory
     /// DIR/env: XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS (its dbus.socket), HOME, XDG_*.
     public let environment: [String: String]
-    private static let script = packageRoot + "/scripts/rig/user-manager.sh"
+    private static let script = RigScript("user-manager.sh")
 
     public init() async throws {
         directory = TemporaryDirectory("quiesce-user-manager")
-        let started = try await runDetached(Self.script, ["start", directory.path])
-        guard started.status == 0 else {
-            throw PeerMissing(what: "a systemd user manager (scripts/rig/user-manager.sh start failed: \(started.output))")
-        }
-        var environment = ProcessInfo.processInfo.environment
-        let text = try String(contentsOfFile: directory.file("env"), encoding: .utf8)
-        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
-            let assignment = line.dropFirst("export ".count)
-            guard let equals = assignment.firstIndex(of: "=") else { continue }
-            environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
-        }
-        self.environment = environment
+        environment = try await Self.script.start(in: directory, what: "a systemd user manager")
     }
 
     deinit {
-        let stop = Process()
-        stop.executableURL = URL(fileURLWithPath: Self.script)
-        stop.arguments = ["stop", directory.path]
-        try? stop.run()
-        stop.waitUntilExit()
+        Self.script.stop(directory)
     }
 
     /// Where the manager reads user units from.
@@ -40,7 +25,7 @@ public final class UserManager: @unchecked Sendable {
     /// Runs `command` where the manager runs (its namespace and environment); what it writes on
     /// either stream is the output (systemd-analyze warns on stderr).
     public func run(_ command: [String]) async throws -> (status: Int32, output: String) {
-        try await runDetached(Self.script, ["exec", directory.path, "/bin/sh", "-c", "\"$@\" 2>&1", "sh"] + command)
+        try await Self.script.run("exec", in: directory, ["/bin/sh", "-c", "\"$@\" 2>&1", "sh"] + command)
     }
 
     /// `systemctl --user ARGS`.
