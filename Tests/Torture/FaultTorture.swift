@@ -151,10 +151,14 @@ public struct FaultTorture: Sendable {
         // Three rounds of the pool (three 8 MiB files among them): copies are still running when the
         // kill lands, however fast this machine's disk is at the moment.
         let big = Array(repeating: pool.files.enumerated().filter { $0.offset % 20 == 0 }.map(\.element) + pool.files, count: 3).joined()
+        // Queued while sync is paused, then all let go at once: under load the one-by-one enqueues
+        // were slow enough for every copy to finish before the first look (a flake of make test).
+        _ = try await harness.call(.pauseSync)
         for (index, source) in big.enumerated() {
             let ids = jobIDs(try await harness.call(.enqueue, [.strings([source]), .string("b\(index)"), .vardict([:])]))
             ledger.acknowledged(ids, sources: [source], destination: "b\(index)")
         }
+        _ = try await harness.call(.resumeSync)
         try await eventually("a copy in flight") { try await harness.property(.inFlightJobs) != .uint32(0) }
         let killed = ContinuousClock.now
         kill(bus.pid, SIGKILL)
@@ -206,11 +210,15 @@ public struct FaultTorture: Sendable {
         var enqueued: [UInt64] = []
         // Enough copies that some are still waiting when the fault strikes.
         let repeats = fault == .full ? 2 : 8
+        // Queued while paused and let go at once, so the copies are still running when the fault
+        // is looked for, however slow the enqueues are under load.
+        _ = try await harness.call(.pauseSync)
         for (index, source) in Array(repeating: sources, count: repeats).joined().enumerated() {
             let ids = jobIDs(try await harness.call(.enqueue, [.strings([source]), .string("f\(index)"), .vardict([:])]))
             ledger.acknowledged(ids, sources: [source], destination: "f\(index)")
             enqueued += ids
         }
+        _ = try await harness.call(.resumeSync)
         var removedDone: Set<UInt64> = []
         switch fault {
         case .full:

@@ -24,7 +24,13 @@ dir=$(mktemp -d /tmp/quiesce-tray-shots-XXXXXX)
 agent=""
 cleanup() {
     local status=$?
-    [[ -n $agent ]] && kill -TERM "$agent" 2>/dev/null && sleep 0.5 && kill -KILL "$agent" 2>/dev/null
+    # No set -e here: a kill that finds the agent gone must not skip stopping the host.
+    set +e
+    if [[ -n $agent ]]; then
+        kill -TERM "$agent" 2>/dev/null
+        sleep 0.5
+        kill -KILL "$agent" 2>/dev/null
+    fi
     "$host" stop "$dir/host" >/dev/null 2>&1 || true
     if ((status == 0)); then rm -rf "$dir"; else echo "tray: failed; logs in $dir" >&2; fi
 }
