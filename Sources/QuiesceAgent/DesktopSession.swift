@@ -31,6 +31,9 @@ final class DesktopSession: Component, Sendable {
         /// task following that client's signals.
         var registration: (owner: String, client: String)?
         var following: Task<Void, Never>?
+        /// The drain for an `EndSession` and the answer after it: stopping waits for the answer to
+        /// have gone before the connection closes.
+        var answering: Task<Void, Never>?
         /// From `EndSession` on: the inhibitor stays exactly as it is until the answer has gone
         /// (gnome-session ends its END_SESSION phase the moment an inhibitor is dropped, and would
         /// stop before hearing from us); it goes after `EndSessionResponse`.
@@ -101,6 +104,9 @@ final class DesktopSession: Component, Sendable {
             return (state.registration, state.watching + [state.following].compactMap { $0 })
         }
         for task in tasks { task.cancel() }
+        // The stop that ends a forced end of session resolves its hold: let the answer go out
+        // first (the component's stop timeout bounds this), or gnome-session waits 90 s for it.
+        await state.withLock({ $0.answering })?.value
         if let registration {
             try? await proxy.unregisterClient(registration.client)
         }
@@ -170,7 +176,8 @@ final class DesktopSession: Component, Sendable {
                 state.withLock { $0.desktopAsking = false; $0.ending = true }
                 logger.notice("the session manager ends the session (flags \(flags)): draining while the desktop is up")
                 // Not awaited here: a CancelEndSession or Stop must be read while the drain runs.
-                Task { await self.endSession(client: client) }
+                let answering = Task { await self.endSession(client: client) }
+                state.withLock { $0.answering = answering }
             case .cancelEndSession:
                 state.withLock { $0.desktopAsking = false; $0.ending = false }
                 adjustInhibitor()
