@@ -88,13 +88,13 @@ extension BusConnection {
             return immediate(message, "") { () throws(DBusError) in [.string(id)] }
         case (Self.properties, "Get"):
             return immediate(message, "ss") { () throws(DBusError) in
-                let arguments = try message.arguments()
+                let arguments = try Self.incoming(message)
                 let property = try Self.property(in: object, interface: arguments[0].string ?? "", name: arguments[1].string ?? "")
                 return [.variant(property.get())]
             }
         case (Self.properties, "GetAll"):
             return immediate(message, "s") { () throws(DBusError) in
-                let name = try message.arguments()[0].string ?? ""
+                let name = try Self.incoming(message)[0].string ?? ""
                 guard let interface = object.interfaces.first(where: { $0.name == name }) else {
                     if [Self.introspectable, Self.peer, Self.properties].contains(name) { return [.vardict([:])] }
                     throw DBusError(name: .unknownInterface, message: "\(path) has no interface \(name)")
@@ -103,7 +103,7 @@ extension BusConnection {
             }
         case (Self.properties, "Set"):
             return immediate(message, "ssv") { () throws(DBusError) in
-                let arguments = try message.arguments()
+                let arguments = try Self.incoming(message)
                 let property = try Self.property(in: object, interface: arguments[0].string ?? "", name: arguments[1].string ?? "")
                 throw DBusError(name: .propertyReadOnly, message: "\(property.name) is read-only")
             }
@@ -117,7 +117,16 @@ extension BusConnection {
             }
             if let refusal = signatureRefusal(message, method.inSignature) { return .immediate(.failure(refusal)) }
             let call = message
-            return .handler { try await method.handler(MethodCall(message: call, arguments: try call.arguments())) }
+            return .handler { try await method.handler(MethodCall(message: call, arguments: try Self.incoming(call))) }
+        }
+    }
+
+    /// A call's arguments. What cannot be read is the caller's fault: `InvalidArgs`.
+    static func incoming(_ call: DBusMessage) throws(DBusError) -> [DBusValue] {
+        do {
+            return try call.arguments()
+        } catch {
+            throw DBusError(name: .invalidArgs, message: error.message)
         }
     }
 

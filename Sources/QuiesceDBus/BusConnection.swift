@@ -180,19 +180,24 @@ public final class BusConnection: @unchecked Sendable {
             queue.async { box.cancel() }
         }
         let message = try reply.get()
-        if message.kind == .error, let error = message.error { throw error }
+        if message.kind == .error, var error = message.error {
+            // libdbus answers a call whose timeout ran out with a NoReply of its own making (no
+            // sender); the bus's NoReply (the peer left without answering) comes from the bus.
+            if error.name == .noReply, message.sender == nil { error.kind = .timedOut }
+            throw error
+        }
         return message
     }
 
     private func start(_ message: DBusMessage, timeout: Int32, box: PendingReply) {
         guard !box.isDone else { return }
         guard !closed, dbus_connection_get_is_connected(raw) != 0 else {
-            box.finish(.failure(DBusError(name: .disconnected, message: "the connection is closed")))
+            box.finish(.failure(.disconnected("the connection is closed")))
             return
         }
         var pending: OpaquePointer?
         guard dbus_connection_send_with_reply(raw, message.handle, &pending, timeout) != 0, let pending else {
-            box.finish(.failure(DBusError(name: .disconnected, message: "the bus connection is gone")))
+            box.finish(.failure(.disconnected("the bus connection is gone")))
             return
         }
         box.attach(pending)
@@ -206,7 +211,7 @@ public final class BusConnection: @unchecked Sendable {
             if let reply = dbus_pending_call_steal_reply(pending) {
                 box.finish(.success(DBusMessage(adopting: reply)))
             } else {
-                box.finish(.failure(DBusError(name: .noReply, message: "no reply")))
+                box.finish(.failure(DBusError(name: .noReply, message: "no reply within the call's timeout", kind: .timedOut)))
             }
         }
         let free: DBusFreeFunction = { data in
@@ -302,6 +307,6 @@ final class PendingReply: @unchecked Sendable {
     func cancel() {
         let pending = lock.withLock { $0.pending }
         if let pending { dbus_pending_call_cancel(pending) }
-        finish(.failure(DBusError(name: .failed, message: "the call was cancelled")))
+        finish(.failure(DBusError(name: .cancelled, message: "the call was cancelled", kind: .cancelled)))
     }
 }

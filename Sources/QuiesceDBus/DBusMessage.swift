@@ -119,7 +119,7 @@ public final class DBusMessage: @unchecked Sendable {
     public var error: DBusError? {
         guard kind == .error else { return nil }
         let text = (try? arguments())?.first?.string ?? ""
-        return DBusError(name: .init(rawValue: errorName ?? DBusError.Name.failed.rawValue), message: text)
+        return DBusError(name: .init(rawValue: errorName ?? DBusError.Name.failed.rawValue), message: text, kind: .remote)
     }
 
     public var noReplyExpected: Bool { dbus_message_get_no_reply(handle) != 0 }

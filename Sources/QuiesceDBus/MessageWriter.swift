@@ -33,7 +33,7 @@ enum MessageWriter {
             try Validation.signature(v)
             try text(&iterator, QDBUS_TYPE_SIGNATURE, v)
         case .unixFD(let fd):
-            guard fd.isOpen else { throw .malformed("a file descriptor argument is already closed") }
+            guard fd.isOpen else { throw .invalidArgument("a file descriptor argument is already closed") }
             // libdbus duplicates the descriptor; ours stays open and owned.
             try basic(&iterator, QDBUS_TYPE_UNIX_FD, fd.rawValue)
         case .array(let element, let items):
@@ -41,7 +41,7 @@ enum MessageWriter {
             try container(&iterator, QDBUS_TYPE_ARRAY, element) { (inner: inout DBusMessageIter) throws(DBusError) in
                 for item in items {
                     guard item.signature == element else {
-                        throw .malformed("an array of \(element) holds a \(item.signature)")
+                        throw .invalidArgument("an array of \(element) holds a \(item.signature)")
                     }
                     try append(item, to: &inner)
                 }
@@ -52,7 +52,7 @@ enum MessageWriter {
             try container(&iterator, QDBUS_TYPE_ARRAY, element) { (inner: inout DBusMessageIter) throws(DBusError) in
                 for entry in entries {
                     guard entry.key.signature == key, entry.value.signature == valueSignature else {
-                        throw .malformed("a dictionary a\(element) holds a \(entry.key.signature) → \(entry.value.signature) entry")
+                        throw .invalidArgument("a dictionary a\(element) holds a \(entry.key.signature) → \(entry.value.signature) entry")
                     }
                     try container(&inner, QDBUS_TYPE_DICT_ENTRY, nil) { (pair: inout DBusMessageIter) throws(DBusError) in
                         try append(entry.key, to: &pair)
@@ -61,7 +61,7 @@ enum MessageWriter {
                 }
             }
         case .structure(let fields):
-            guard !fields.isEmpty else { throw .malformed("a struct needs at least one field") }
+            guard !fields.isEmpty else { throw .invalidArgument("a struct needs at least one field") }
             try container(&iterator, QDBUS_TYPE_STRUCT, nil) { (inner: inout DBusMessageIter) throws(DBusError) in
                 for field in fields { try append(field, to: &inner) }
             }
