@@ -54,21 +54,34 @@ public final class LogindBridge: Component, Sendable {
         lock?.stop()
     }
 
+    /// Follows one kind of announcement. The wait for a hold's release runs beside the loop, not in
+    /// it: a `PrepareFor…(false)` that comes while work still holds the system up must be read at
+    /// once (it cancels the hold, and the lock stays), not after the window.
     private func follow(_ announcements: some AsyncSequence<Bool, Never>, kind: SystemHoldKind, window: Duration, lock: InhibitorLock) async {
+        var releasing: (hold: SystemHold, task: Task<Void, Never>)?
         for await active in announcements {
             if active {
                 logger.info("logind: the system prepares to \(kind == .shutdown ? "shut down" : "sleep"); holding it up to \(window)")
                 let trigger: Trigger = kind == .shutdown ? .systemShutdown(window: window) : .systemSleep(window: window)
-                let release = await coordinator.trigger(trigger).hold?.released()
-                // What was acknowledged is on disk before the machine goes.
-                try? store.checkpoint()
-                lock.release()
-                logger.info("logind: released the delay lock (\(release.map(String.init(describing:)) ?? "no hold"))")
+                // A second announcement while the first is held gets the same hold: one release.
+                guard let hold = await coordinator.trigger(trigger).hold, releasing?.hold !== hold else { continue }
+                releasing = (hold, Task {
+                    let release = await hold.released()
+                    // Called off: the system is not going anywhere, and the lock stays held.
+                    guard release != .cancelled else { return }
+                    // What was acknowledged is on disk before the machine goes.
+                    try? self.store.checkpoint()
+                    lock.release()
+                    self.logger.info("logind: released the delay lock (\(release))")
+                })
             } else {
                 await coordinator.resume(kind)
+                await releasing?.task.value
+                releasing = nil
                 await lock.retake()
                 logger.info("logind: the \(kind) is over or cancelled; running again with the lock")
             }
         }
+        releasing?.task.cancel()
     }
 }
