@@ -28,7 +28,7 @@ public final class AgentService: Component, Sendable {
     /// it leaves the bus.
     private let callers = Mutex<[String: BusConnection.Credentials]>([:])
     /// Whether a job-count refresh is under way, and whether another change came meanwhile.
-    private let jobCountRefresh = Mutex<(running: Bool, dirty: Bool)>((false, false))
+    private let jobCountRefresh = Coalescer(pause: .milliseconds(250))
     /// Connections that asked to answer the prompt (`Quit` with `interactive`).
     private let terminals = Mutex<Set<String>>([])
     /// Set once the service has stopped: the object stays on the bus until the connection closes,
@@ -310,26 +310,7 @@ public final class AgentService: Component, Sendable {
     /// the copy loops need too: one count per copy started and per copy ended would take more of
     /// that lock than the copies themselves. Nothing runs when nothing changes.
     func refreshJobCounts() {
-        let start = jobCountRefresh.withLock { state in
-            if state.running {
-                state.dirty = true
-                return false
-            }
-            state.running = true
-            return true
-        }
-        guard start else { return }
-        Task {
-            repeat {
-                jobCountRefresh.withLock { $0.dirty = false }
-                readJobCounts()
-                try? await Task.sleep(for: .milliseconds(250))
-            } while jobCountRefresh.withLock { state in
-                if state.dirty { return true }
-                state.running = false
-                return false
-            }
-        }
+        jobCountRefresh.request { self.readJobCounts() }
     }
 
     /// Reads the job counts into the properties now.

@@ -51,9 +51,6 @@ final class DesktopSession: Component, Sendable {
         /// gnome-session open the dialog again; once that left GNOME's Cancel without effect); it is
         /// still dropped when the work ends, and the logout then goes on by itself.
         var desktopAsking = false
-        /// Serializes inhibitor changes: one at a time, each reading the latest work.
-        var adjusting = false
-        var adjustAgain = false
     }
 
     private let proxy: SessionManagerProxy
@@ -63,6 +60,8 @@ final class DesktopSession: Component, Sendable {
     private let required: Bool
     private let logger: Logger
     private let state = Mutex(State())
+    /// Inhibitor changes, one at a time, each reading the latest work.
+    private let adjusting = Coalescer()
 
     /// - Parameter startupID: `$DESKTOP_AUTOSTART_ID`, which the session manager gives a program it
     ///   starts so that it can recognise it when it registers; "" otherwise.
@@ -218,25 +217,7 @@ final class DesktopSession: Component, Sendable {
     /// words, re-taken with a new reason at most once a second, dropped at once when idle. One
     /// change at a time; a change that comes meanwhile is picked up after it.
     private func adjustInhibitor() {
-        let start = state.withLock { state -> Bool in
-            guard !state.adjusting else {
-                state.adjustAgain = true
-                return false
-            }
-            state.adjusting = true
-            return true
-        }
-        guard start else { return }
-        Task {
-            repeat {
-                state.withLock { $0.adjustAgain = false }
-                await adjustOnce()
-            } while state.withLock { state in
-                if state.adjustAgain { return true }
-                state.adjusting = false
-                return false
-            }
-        }
+        adjusting.request { await self.adjustOnce() }
     }
 
     private func adjustOnce() async {

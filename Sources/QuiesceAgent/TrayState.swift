@@ -1,4 +1,5 @@
 import QuiesceCore
+import QuiesceDBus
 
 /// The tray's pictures: one for each state a glance should tell apart.
 enum TrayIcon: String, Sendable, Hashable, CaseIterable {
@@ -81,16 +82,7 @@ struct TrayState: Sendable, Hashable {
 enum TrayText {
     /// `&`, `<`, `>` escaped: a file named "a<b>.mp4" shows as written.
     static func markup(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
+        text.escapingMarkup()
     }
 
     /// `_` doubled: "IMG_0042" does not become "IMG0042" with an underlined 0.

@@ -134,8 +134,9 @@ public struct NotificationPrompt: Prompt {
 }
 
 extension String {
-    /// Escapes what a markup-capable server would read as markup.
-    fileprivate func escapingMarkup() -> String {
+    /// Escapes what a markup-capable peer would read as markup (the freedesktop notification
+    /// spec's body markup, a tray host's tooltip): `&`, `<`, `>`.
+    public func escapingMarkup() -> String {
         var result = ""
         for character in self {
             switch character {
