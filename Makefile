@@ -19,6 +19,7 @@ build: setup
 ## run: build and run agentd in the foreground on your session bus (Ctrl-C quits it)
 run: setup
 	$(SWIFT) build $(BUILD_FLAGS) --product agentd
+	$(SWIFT) build $(BUILD_FLAGS) --product quiesce-copy
 	$(SWIFT) build $(BUILD_FLAGS) --product agentctl
 	@scripts/run-agent.sh
 
@@ -36,6 +37,7 @@ test: setup
 BENCH_RIG := .build/bench/rig
 bench: setup
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-bench
+	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-copy
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentd
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentctl
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-idle-baseline
@@ -56,6 +58,7 @@ bench: setup
 torture: setup
 	@scripts/rig.sh check
 	$(SWIFT) build $(BUILD_FLAGS) --product agentd
+	$(SWIFT) build $(BUILD_FLAGS) --product quiesce-copy
 	$(SWIFT) build $(BUILD_FLAGS) --product agentctl
 	$(SWIFT) build $(BUILD_FLAGS) --product quiesce-torture
 	@status=0; timeout --kill-after=10 840 $$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/quiesce-torture $(TORTURE_FLAGS) || status=$$?; \
@@ -71,10 +74,12 @@ BINDIR  = $(PREFIX)/bin
 install: setup
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentd
 	$(SWIFT) build -c release $(BUILD_FLAGS) --product agentctl
+	$(SWIFT) build -c release $(BUILD_FLAGS) --product quiesce-copy
 	@bin=$$($(SWIFT) build -c release --show-bin-path); \
 	set -e; \
 	install -Dm755 $$bin/agentd $(DESTDIR)$(BINDIR)/agentd; \
 	install -Dm755 $$bin/agentctl $(DESTDIR)$(BINDIR)/agentctl; \
+	install -Dm755 $$bin/quiesce-copy $(DESTDIR)$(PREFIX)/libexec/quiesce/quiesce-copy; \
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user $(DESTDIR)$(PREFIX)/share/dbus-1/services $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces; \
 	sed 's|@BINDIR@|$(BINDIR)|g' dbus/quiesce.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/user/quiesce.service; \
 	sed 's|@BINDIR@|$(BINDIR)|g' dbus/io.github.quiesce.Agent1.service.in > $(DESTDIR)$(PREFIX)/share/dbus-1/services/io.github.quiesce.Agent1.service; \

@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "QuiesceCore", targets: ["QuiesceCore"]),
         .library(name: "QuiesceServiceLifecycle", targets: ["QuiesceServiceLifecycle"]),
         .library(name: "QuiesceStore", targets: ["QuiesceStore"]),
+        .library(name: "QuiesceCopy", targets: ["QuiesceCopy"]),
         .library(name: "QuiesceSync", targets: ["QuiesceSync"]),
         .library(name: "QuiesceDBus", targets: ["QuiesceDBus"]),
         .library(name: "QuiesceAgent", targets: ["QuiesceAgent"]),
@@ -49,10 +50,15 @@ let package = Package(
         // command and the test rig's peers.
         .target(name: "CSpawn"),
         .target(name: "QuiesceSpawn", dependencies: ["CSpawn"]),
+        // One file copied durably into the NAS root, and the child process that does it for the
+        // agent (quiesce-copy): no store, no logging, so the child starts light.
+        .target(name: "QuiesceCopy", dependencies: ["CFileSystem"]),
+        .executableTarget(name: "quiesce-copy", dependencies: ["QuiesceCopy"]),
         .target(
             name: "QuiesceSync",
             dependencies: [
-                "CFileSystem",
+                "QuiesceCopy",
+                "QuiesceSpawn",
                 "QuiesceCore",
                 "QuiesceStore",
                 .product(name: "Logging", package: "swift-log"),
@@ -90,7 +96,7 @@ let package = Package(
         .target(
             name: "QuiesceAgent",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn",
+                "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -121,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceTestSupport",
+                "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -169,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "QuiesceSyncTests",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceSync", "QuiesceTestSupport",
+                "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

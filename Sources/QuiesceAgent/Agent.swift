@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import QuiesceCopy
 import QuiesceCore
 import QuiesceDBus
 import QuiesceInterface
@@ -62,9 +63,18 @@ public enum Agent {
         let stateDirectory = (configuration.storePath as NSString).deletingLastPathComponent
         let paused = (try? store.syncPaused()) ?? false
         if paused { logger.notice("sync is paused (since before this start): nothing is copied until agentctl sync resume") }
+        let copierPath: String
+        do {
+            copierPath = try Copier.locate(environment: environment)
+        } catch {
+            logger.critical("\(error)")
+            store.close()
+            return 1
+        }
         let worker = SyncWorker(
             store: store, nasRoot: configuration.nasRoot, concurrency: configuration.syncConcurrency, claims: claims,
-            requireMount: configuration.requireMount, localDirectory: stateDirectory, paused: paused, logger: logger)
+            requireMount: configuration.requireMount, localDirectory: stateDirectory, paused: paused,
+            copier: .process(executable: copierPath), onConflict: configuration.onConflict, logger: logger)
         if let root = configuration.nasRoot, !configuration.requireMount, NASRoot(path: root).sharesFilesystem(with: stateDirectory) {
             logger.notice("""
                 sync.nas_root \(root) is on the same filesystem as the agent's database: if it is a mount point, copies made \
@@ -206,6 +216,7 @@ public enum Agent {
             let configuration = try await read()
             await coordinator.reconfigure(configuration.shutdown)
             worker.setNASRoot(configuration.nasRoot)
+            worker.setConflictPolicy(configuration.onConflict)
             logger.info("configuration reloaded")
         } catch {
             logger.error("configuration not reloaded, keeping the current one: \(error)")

@@ -1,3 +1,4 @@
+public import QuiesceCopy
 public import QuiesceCore
 import Configuration
 public import Foundation
@@ -17,6 +18,8 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var requireMount: Bool
     /// Copies at once.
     public var syncConcurrency: Int
+    /// What a copy does when its name on the NAS holds a file this agent did not write.
+    public var onConflict: ConflictPolicy = .keepBoth
     /// The SQLite database.
     public var storePath: String
     /// Whether to register with the desktop's session manager (rule 11).
@@ -57,11 +60,12 @@ public struct AgentConfiguration: Sendable, Hashable {
         public static let nasRoot = Key(name: "sync.nas_root", flag: "nas-root")
         public static let requireMount = Key(name: "sync.require_mount", flag: "require-mount")
         public static let syncConcurrency = Key(name: "sync.concurrency", flag: "sync-concurrency")
+        public static let onConflict = Key(name: "sync.on_conflict", flag: "on-conflict")
         public static let storePath = Key(name: "store.path", flag: "db")
         public static let sessionManager = Key(name: "desktop.session_manager", flag: "session-manager")
         public static let tray = Key(name: "tray.enabled", flag: "tray")
 
-        public static let all: [Key] = [quitTimeout, sigtermTimeout, answerTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, storePath, sessionManager, tray]
+        public static let all: [Key] = [quitTimeout, sigtermTimeout, answerTimeout, afterWait, stopTimeout, nasRoot, requireMount, syncConcurrency, onConflict, storePath, sessionManager, tray]
     }
 
     /// Reads the configuration.
@@ -130,6 +134,14 @@ public struct AgentConfiguration: Sendable, Hashable {
                 throw ConfigurationError(key: Key.syncConcurrency.name, value: value, expected: "a whole number from 1 to 64")
             }
             configuration.syncConcurrency = count
+        }
+        if let value = text(.onConflict) {
+            guard let policy = ConflictPolicy(rawValue: value.lowercased()) else {
+                throw ConfigurationError(
+                    key: Key.onConflict.name, value: value,
+                    expected: ConflictPolicy.allCases.map(\.rawValue).joined(separator: ", ") + " (keep-both keeps what is on the NAS and lands the copy beside it)")
+            }
+            configuration.onConflict = policy
         }
         configuration.sessionManager = try integration(text(.sessionManager), key: .sessionManager) ?? .auto
         configuration.tray = try integration(text(.tray), key: .tray) ?? .auto

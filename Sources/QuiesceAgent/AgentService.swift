@@ -263,9 +263,10 @@ public final class AgentService: Component, Sendable {
             .structure([
                 .uint64(UInt64(job.id)), .string(job.source), .string(job.destination), .string(job.state.rawValue),
                 .uint32(UInt32(clamping: job.attempts)), .string(job.lastError ?? ""), .int64(job.state == .queued ? job.nextAttemptAt : 0),
+                .string(job.state == .done ? job.outcome ?? "copied" : ""), .string(job.landedName ?? ""),
             ])
         }
-        return [.array(element: "(tsssusx)", rows)]
+        return [.array(element: "(tsssusxss)", rows)]
     }
 
     private func changeJob(_ call: MethodCall) throws -> [DBusValue] {

@@ -32,6 +32,10 @@ public struct JobRecord: Sendable, Hashable {
     public var size: Int64?
     /// Checksum of the copied bytes (`xxh64:` and 16 hex digits), recorded when verified.
     public var checksum: String?
+    /// The name the copy has on the NAS when it is not the source's (a conflict name).
+    public var landedName: String?
+    /// How the copy landed: `copied`, `replaced`, `identical`, `kept-both` (done jobs only).
+    public var outcome: String?
 
     /// The file name the copy gets: the source's last path component.
     public var fileName: String {

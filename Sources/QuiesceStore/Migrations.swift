@@ -54,6 +54,24 @@ enum Migrations {
             value INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,
+        // 5: nothing on the NAS replaced by surprise. Each job says how its copy landed (its name
+        // when that is a conflict name, and whether it was copied, replaced, found identical or
+        // kept beside another file); `landings` remembers what the agent last wrote into each NAS
+        // directory from each source, the only file it may replace there.
+        """
+        ALTER TABLE jobs ADD COLUMN landed_name TEXT;
+        ALTER TABLE jobs ADD COLUMN outcome TEXT;
+        CREATE TABLE landings (
+            root TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            source TEXT NOT NULL,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            checksum TEXT NOT NULL,
+            written_at INTEGER NOT NULL,
+            PRIMARY KEY (root, directory, source)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var latest: Int { steps.count }

@@ -2,7 +2,7 @@
 /// recover after a crash, prune.
 extension Store {
     private static let jobColumns =
-        "id, source, destination, state, attempts, last_error, next_attempt_at, enqueued_at, updated_at, finished_at, size, checksum"
+        "id, source, destination, state, attempts, last_error, next_attempt_at, enqueued_at, updated_at, finished_at, size, checksum, landed_name, outcome"
 
     /// Queues one job per source, all in one transaction. Returns the ids only after the commit:
     /// once this returns, the jobs survive a crash or a power cut.
@@ -46,12 +46,34 @@ extension Store {
         }
     }
 
-    /// Marks an in-flight job done, with the verified size and checksum.
-    public func complete(id: Int64, size: Int64, checksum: String) throws(StoreError) {
-        try updateInFlight(
-            id: id,
-            sql: "UPDATE jobs SET state = 'done', size = ?, checksum = ?, last_error = NULL, lease_owner = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
-            values: [.integer(size), .text(checksum), .integer(now()), .integer(now()), .integer(id), .text(instance)])
+    /// Marks an in-flight job done, with the verified size and checksum and how it landed, and
+    /// records the landing as this agent's own in `root` — in one transaction, so a job is never
+    /// done without the record that lets its next version replace it.
+    /// - Parameters:
+    ///   - landedName: the name on the NAS when it is not the source's.
+    ///   - outcome: `copied`, `replaced`, `identical` or `kept-both`.
+    public func complete(
+        id: Int64, size: Int64, checksum: String, landedName: String? = nil, outcome: String = "copied", root: String? = nil
+    ) throws(StoreError) {
+        let time = now()
+        let changed = try write { database -> Int in
+            try database.transaction {
+                let job = try database.statement(
+                    "UPDATE jobs SET state = 'done', size = ?, checksum = ?, landed_name = ?, outcome = ?, last_error = NULL, lease_owner = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight' AND lease_owner = ? RETURNING source, destination"
+                ).rows([
+                    .integer(size), .text(checksum), landedName.map { .text($0) } ?? .null, .text(outcome), .integer(time),
+                    .integer(time), .integer(id), .text(instance),
+                ]) { ($0.text(0), $0.text(1)) }
+                guard let (source, destination) = job.first else { return 0 }
+                if let root {
+                    let name = landedName ?? (source.split(separator: "/").last.map(String.init) ?? source)
+                    try Self.recordLanding(
+                        database, root: root, directory: destination, source: source, name: name, size: size, checksum: checksum, at: time)
+                }
+                return 1
+            }
+        }
+        guard changed == 1 else { throw .notFound(what: "in-flight job \(id) of this agent") }
     }
 
     /// Records a failed attempt. A retryable error queues the job again after a backoff; one that
@@ -269,6 +291,6 @@ extension Store {
             state: JobState(rawValue: row.text(3)) ?? .queued, attempts: Int(row.integer(4)),
             lastError: row.optionalText(5), nextAttemptAt: row.integer(6), enqueuedAt: row.integer(7),
             updatedAt: row.integer(8), finishedAt: row.optionalInteger(9), size: row.optionalInteger(10),
-            checksum: row.optionalText(11))
+            checksum: row.optionalText(11), landedName: row.optionalText(12), outcome: row.optionalText(13))
     }
 }

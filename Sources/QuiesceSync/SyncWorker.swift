@@ -1,5 +1,6 @@
-import Dispatch
+import Glibc
 public import Logging
+public import QuiesceCopy
 public import QuiesceCore
 public import QuiesceStore
 import Synchronization
@@ -17,8 +18,10 @@ import Synchronization
 /// - Stopping aborts copies still running (after a force); their jobs return to the queue as they
 ///   were and their partial files are removed.
 ///
-/// Copies run on a dispatch queue of their own: they block in `read`, `write` and `fsync`, which
-/// must not happen on Swift's cooperative thread pool.
+/// Everything that touches the NAS goes through the ``Copier``: in the agent a `quiesce-copy`
+/// child per request, so a NAS that stops answering holds a child, never the agent; a root check
+/// that gets no answer within `rootCheckTimeout` says the NAS is not answering. Two copies of the
+/// same name into the same directory never run at once (they would share a partial file).
 public final class SyncWorker: Component, Sendable {
     public let name = "sync"
     /// In-flight copies: the coordinator's work source "sync".
@@ -26,6 +29,7 @@ public final class SyncWorker: Component, Sendable {
 
     private struct Settings {
         var nasRoot: String?
+        var onConflict: ConflictPolicy
         var retry: RetryPolicy
         /// The user paused sync: nothing new is claimed; copies under way finish.
         var paused = false
@@ -45,10 +49,15 @@ public final class SyncWorker: Component, Sendable {
     private let settings: Mutex<Settings>
     private let run = Mutex(RunState())
     private let wakeup = Wakeup()
-    private let copies = DispatchQueue(label: "io.github.quiesce.sync.copy", attributes: .concurrent)
+    private let copier: Copier
+    private let host: String
+    /// Destination paths being copied now (see the type's comment).
+    private let busyNames = KeyedLock()
     private let requireMount: Bool
     /// How often jobs waiting for the NAS root look for it again.
     private let rootRecheck: Duration
+    /// How long a look at the root may take before the NAS counts as not answering.
+    private let rootCheckTimeout: Duration
     private let localDirectory: String?
     /// Why the NAS root cannot take copies now (nil: it can).
     private let rootProblem = Mutex<CopyError?>(nil)
@@ -68,13 +77,21 @@ public final class SyncWorker: Component, Sendable {
     ///   - localDirectory: the agent's own state directory, on the local disk.
     ///   - rootRecheck: how often jobs waiting for a missing or unmounted root look for it again.
     ///   - paused: start paused (the user paused sync before the last stop).
+    ///   - copier: how copies run (``Copier/process(executable:grace:)`` in the agent).
+    ///   - onConflict: what to do when a copy's name is taken by a file this agent did not write.
+    ///   - host: the name conflict copies carry (the machine's by default).
+    ///   - rootCheckTimeout: how long a look at the root may take (honoured by a copier process).
     public init(
         store: Store, nasRoot: String?, concurrency: Int = 2, claims: Gate, retry: RetryPolicy = RetryPolicy(),
         retention: Duration = .seconds(7 * 24 * 3600), requireMount: Bool = false, localDirectory: String? = nil,
-        rootRecheck: Duration = .seconds(10), paused: Bool = false, logger: Logger
+        rootRecheck: Duration = .seconds(10), paused: Bool = false, copier: Copier = .inProcess,
+        onConflict: ConflictPolicy = .keepBoth, host: String? = nil, rootCheckTimeout: Duration = .seconds(10), logger: Logger
     ) {
         self.requireMount = requireMount
         self.rootRecheck = rootRecheck
+        self.rootCheckTimeout = rootCheckTimeout
+        self.copier = copier
+        self.host = host ?? Self.hostName()
         self.localDirectory = localDirectory
         (waitingChanges, waitingFeed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.store = store
@@ -82,7 +99,7 @@ public final class SyncWorker: Component, Sendable {
         self.concurrency = max(1, concurrency)
         self.retention = retention
         self.logger = logger
-        self.settings = Mutex(Settings(nasRoot: nasRoot, retry: retry, paused: paused))
+        self.settings = Mutex(Settings(nasRoot: nasRoot, onConflict: onConflict, retry: retry, paused: paused))
     }
 
     /// Why queued jobs are not moving, when the reason is the user's pause, the configuration or
@@ -119,9 +136,20 @@ public final class SyncWorker: Component, Sendable {
         waitingFeed.yield()
     }
 
-    /// The root's state now, recorded.
-    private func checkRoot(_ root: String) -> CopyError? {
-        let problem = NASRoot(path: root).unavailability(requireMount: requireMount, localDirectory: localDirectory)
+    /// The root's state now (looked at through the copier, so a hung NAS holds a child, not
+    /// us), recorded.
+    private func checkRoot(_ root: String) async -> CopyError? {
+        let reply = await copier.run(
+            .check(root: root, requireMount: requireMount, localDirectory: localDirectory), abort: AbortFlag(),
+            timeout: rootCheckTimeout)
+        let problem: CopyError?
+        switch reply {
+        case .failed(let error) where error.isNASUnavailable: problem = error
+        case .failed(let error):
+            logger.warning("cannot look at the NAS root \(root): \(error)")
+            problem = nil
+        case .fine, .copied: problem = nil
+        }
         noteRoot(problem)
         return problem
     }
@@ -142,6 +170,11 @@ public final class SyncWorker: Component, Sendable {
         wake()
     }
 
+    /// Changes what a copy does when its name is taken (a configuration reload).
+    public func setConflictPolicy(_ policy: ConflictPolicy) {
+        settings.withLock { $0.onConflict = policy }
+    }
+
     /// Changes the retry policy (a configuration reload).
     public func setRetryPolicy(_ policy: RetryPolicy) {
         settings.withLock { $0.retry = policy }
@@ -156,19 +189,32 @@ public final class SyncWorker: Component, Sendable {
     /// finished jobs, and starts the copy loops.
     public func start() async throws {
         let recovered = try store.recoverInterruptedJobs()
-        if !recovered.isEmpty {
-            logger.notice("returned \(recovered.count) interrupted copies to the queue")
-            if let root = settings.withLock({ $0.nasRoot }) {
-                let nas = NASRoot(path: root)
-                for job in recovered {
-                    nas.removePartial(name: job.fileName, destination: job.destination)
-                }
-            }
-        }
+        if !recovered.isEmpty { logger.notice("returned \(recovered.count) interrupted copies to the queue") }
         let pruned = try store.pruneFinished(olderThan: retention)
         if pruned > 0 { logger.info("pruned \(pruned) finished jobs older than the retention period") }
-        let loops = (0..<concurrency).map { _ in Task { await self.loop() } }
+        // The interrupted copies' partial files go first (a copy removes its own anyway; these may
+        // belong to jobs that will be cancelled), in the background: a NAS that does not answer
+        // must not hold the start.
+        let root = settings.withLock { $0.nasRoot }
+        let loops = (0..<concurrency).map { index in
+            Task {
+                if index == 0, let root { await self.removePartials(of: recovered, in: root) }
+                await self.loop()
+            }
+        }
         run.withLock { $0.loops = loops }
+    }
+
+    private func removePartials(of jobs: [JobRecord], in root: String) async {
+        for job in jobs {
+            let reply = await copier.run(
+                .removePartial(root: root, destination: job.destination, name: job.fileName), abort: AbortFlag(),
+                timeout: rootCheckTimeout)
+            if case .failed(let error) = reply, error.isNASUnavailable {
+                logger.notice("partial copies of interrupted jobs stay on the NAS for now: \(error)")
+                return
+            }
+        }
     }
 
     /// Stops the loops. Copies still running are aborted and their jobs requeued.
@@ -198,7 +244,7 @@ public final class SyncWorker: Component, Sendable {
                 await wakeup.wait(after: seen, timeout: nil)
                 continue
             }
-            if checkRoot(root) != nil {
+            if rootProblem.withLock({ $0 != nil }), await checkRoot(root) != nil {
                 // Nothing is claimed, so no job counts an attempt. Look again while jobs wait
                 // (an enqueue or a reload wakes us sooner); with none queued, only a wake does.
                 await wakeup.wait(after: seen, timeout: timeUntilNextAttempt().map { max($0, rootRecheck) })
@@ -240,34 +286,60 @@ public final class SyncWorker: Component, Sendable {
             return state.stopping
         }
         if stopping { abort.raise() }
-        let copier = FileCopier(root: NASRoot(path: root))
-        let result: Result<CopyResult, CopyError> = await withCheckedContinuation { continuation in
-            copies.async {
-                continuation.resume(returning: Result { () throws(CopyError) -> CopyResult in
-                    try copier.copy(source: job.source, destination: job.destination, abort: abort)
-                })
-            }
-        }
+        let key = job.destination.isEmpty ? job.fileName : "\(job.destination)/\(job.fileName)"
+        await busyNames.lock(key)
+        let previous = (try? store.landing(root: root, directory: job.destination, source: job.source))
+            .flatMap { $0 }.map { Landing(name: $0.name, size: $0.size, checksum: $0.checksum) }
+        let request = CopyRequest(
+            source: job.source, destination: job.destination, onConflict: settings.withLock { $0.onConflict }, previous: previous,
+            tag: ConflictTag(host: host, date: Self.localDate(milliseconds: store.nowMilliseconds)))
+        let reply = abort.isRaised
+            ? .failed(.aborted)
+            : await copier.run(
+                .copy(root: root, request: request, requireMount: requireMount, localDirectory: localDirectory, kernelCopy: true),
+                abort: abort)
+        busyNames.unlock(key)
         run.withLock { _ = $0.aborts.removeValue(forKey: job.id) }
-        record(result, for: job, root: root)
+        let result: Result<CopyResult, CopyError> = switch reply {
+        case .copied(let copied): .success(copied)
+        case .failed(let error): .failure(error)
+        case .fine: .failure(.copierFailed(reason: "it answered a copy as if it were a check"))
+        }
+        await record(result, for: job, root: root)
     }
 
     /// Writes the outcome of a copy to the queue before the job stops counting as in flight.
-    private func record(_ result: Result<CopyResult, CopyError>, for job: JobRecord, root: String) {
+    private func record(_ result: Result<CopyResult, CopyError>, for job: JobRecord, root: String) async {
+        var rootWentAway = false
+        if case .failure(let error) = result, error != .aborted, !error.isNASUnavailable {
+            rootWentAway = await checkRoot(root) != nil
+        }
         do {
             switch result {
             case .success(let copied):
-                try store.complete(id: job.id, size: copied.size, checksum: copied.checksum)
-                logger.info("copied \(job.source) into \(job.destination.isEmpty ? "the NAS root" : job.destination) (\(copied.size) bytes, \(copied.checksum))")
+                try store.complete(
+                    id: job.id, size: copied.size, checksum: copied.checksum,
+                    landedName: copied.name == job.fileName ? nil : copied.name, outcome: copied.outcome.rawValue, root: root)
+                logger.info("\(Self.describe(copied, of: job)) (\(copied.size) bytes, \(copied.checksum))")
             case .failure(.aborted):
                 try store.requeue(id: job.id)
                 logger.notice("copy of \(job.source) stopped; job \(job.id) is back in the queue")
-            case .failure(let error) where checkRoot(root) != nil:
+            case .failure(let error) where error.isNASUnavailable:
+                noteRoot(error)
+                try store.postpone(id: job.id, reason: error.description)
+                logger.notice("copy of \(job.source) waits for the NAS: \(error)")
+            case .failure(let error) where rootWentAway:
                 // The root went away under the copy: the job waits with the others, uncounted.
                 // (Only when the root is really gone: otherwise a retry at once could spin.)
                 try store.postpone(id: job.id, reason: error.description)
                 logger.notice("copy of \(job.source) stopped, the NAS root went away; job \(job.id) waits for it")
             case .failure(let error):
+                if case .notDurable(_, _, let landed) = error {
+                    // It has the name now and is ours: the retry may replace it.
+                    try store.recordLanding(
+                        root: root, directory: job.destination, source: job.source, name: landed.name, size: landed.size,
+                        checksum: landed.checksum)
+                }
                 let policy = settings.withLock { $0.retry }
                 let updated = try store.recordFailure(id: job.id, error: error.description, retryable: error.isRetryable, policy: policy)
                 if updated.state == .failed {
@@ -286,6 +358,34 @@ public final class SyncWorker: Component, Sendable {
 }
 
 extension SyncWorker {
+    /// What the log says a copy did.
+    static func describe(_ copied: CopyResult, of job: JobRecord) -> String {
+        let into = job.destination.isEmpty ? "the NAS root" : job.destination
+        return switch copied.outcome {
+        case .copied: "copied \(job.source) into \(into)"
+        case .replaced: "copied \(job.source) into \(into), replacing its earlier copy"
+        case .identical: "\(job.source) is already in \(into) as \(copied.name), byte for byte; nothing copied"
+        case .keptBoth: "copied \(job.source) into \(into) as \(copied.name): a different file has its name there, and is kept"
+        }
+    }
+
+    /// The machine's short name, for conflict names.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.split(separator: ".").first.map(String.init) ?? name
+    }
+
+    /// `YYYY-MM-DD` in local time.
+    static func localDate(milliseconds: Int64) -> String {
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
+    }
+
     /// A copy in the words the prompt, the logout dialog and `agentctl quit` show a person:
     /// "copying IMG_0042.raw to shoots" — the file's name, not its whole path.
     static func label(of job: JobRecord) -> String {

@@ -77,6 +77,7 @@ struct Sync: AsyncParsableCommand {
                     [
                         "id": fields[0].json, "source": fields[1].json, "destination": fields[2].json, "state": fields[3].json,
                         "attempts": fields[4].json, "error": fields[5].json, "next_attempt": fields[6].json,
+                        "outcome": fields[7].json, "landed_as": fields[8].json,
                     ]
                 })
                 return
@@ -88,7 +89,19 @@ struct Sync: AsyncParsableCommand {
             for fields in jobs {
                 var line = "\(fields[0].uint64 ?? 0)  \(fields[3].string ?? "")  \(fields[1].string ?? "") → \(fields[2].string.map { $0.isEmpty ? "/" : $0 } ?? "")"
                 if let error = fields[5].string, !error.isEmpty { line += "  (\(fields[4].uint32 ?? 0) attempts; \(error))" }
+                if let note = Self.landing(outcome: fields[7].string ?? "", name: fields[8].string ?? "") { line += "  (\(note))" }
                 print(line)
+            }
+        }
+
+        /// How a done job landed, when that is worth a word: a person must know when a copy sits
+        /// beside a different file instead of under its own name.
+        static func landing(outcome: String, name: String) -> String? {
+            switch outcome {
+            case "kept-both": "a different file had its name on the NAS and was kept; this copy is \"\(name)\""
+            case "identical": "the same bytes were already there\(name.isEmpty ? "" : " as \"\(name)\"")"
+            case "replaced": "replaced its earlier copy\(name.isEmpty ? "" : " \"\(name)\"")"
+            default: nil
             }
         }
     }

@@ -58,6 +58,9 @@ struct AgentDaemon: AsyncParsableCommand {
     @Option(name: .customLong("sync-concurrency"), help: ArgumentHelp("Copies at once (sync.concurrency, default 2).", valueName: "n"))
     var syncConcurrency: String?
 
+    @Option(name: .customLong("on-conflict"), help: ArgumentHelp("When a copy's name on the NAS holds a file the agent did not write: keep-both (the default: the copy lands beside it under a conflict name), replace, or fail (sync.on_conflict).", valueName: "policy"))
+    var onConflict: String?
+
     @Flag(name: .customLong("session-manager"), inversion: .prefixedNo, help: "Register with the desktop's session manager (desktop.session_manager; default: when one is on the bus).")
     var sessionManager: Bool?
 
@@ -89,6 +92,7 @@ struct AgentDaemon: AsyncParsableCommand {
         flags[.stopTimeout] = stopTimeout
         flags[.nasRoot] = nasRoot
         flags[.syncConcurrency] = syncConcurrency
+        flags[.onConflict] = onConflict
         if requireMount { flags[.requireMount] = "true" }
         flags[.storePath] = database
         if let sessionManager { flags[.sessionManager] = sessionManager ? "true" : "false" }

@@ -1,4 +1,4 @@
-@testable import QuiesceSync
+@testable import QuiesceCopy
 import QuiesceTestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import Glibc
-@testable import QuiesceSync
+@testable import QuiesceCopy
 import QuiesceTestSupport
 import Testing
 
@@ -45,10 +45,12 @@ struct CopierTests {
         #expect(sameContents("\(nas)/m/both.bin", path))
     }
 
-    @Test("an existing target is replaced atomically, and an empty file copies too")
+    @Test("the agent's own earlier copy is replaced atomically by a newer version, and an empty file copies too")
     func replacesAndEmpty() throws {
-        _ = try copier.copy(source: source("a.txt", bytes: Array("old".utf8)), destination: "", abort: AbortFlag())
-        _ = try copier.copy(source: source("a.txt", bytes: Array("new contents".utf8)), destination: "", abort: AbortFlag())
+        let first = try copier.copy(source: source("a.txt", bytes: Array("old".utf8)), destination: "", abort: AbortFlag())
+        let second = try copier.copy(
+            source: source("a.txt", bytes: Array("new contents".utf8)), destination: "", abort: AbortFlag(), previous: first.landing)
+        #expect(second.outcome == .replaced && second.name == "a.txt")
         #expect(readFile("\(nas)/a.txt") == Array("new contents".utf8))
         let empty = try copier.copy(source: source("empty", bytes: []), destination: "", abort: AbortFlag())
         #expect(empty.size == 0)
@@ -89,18 +91,19 @@ struct CopierTests {
         #expect(directoryEntries(temp.file("outside")).isEmpty, "nothing was written through the links")
     }
 
-    @Test("a link standing at the target or partial name is replaced, never written through")
+    @Test("a link at the target or partial name is never written through; the one at the target is kept")
     func linksAtTheFileNames() throws {
         mkdir(temp.file("outside"), 0o755)
         writeFile(temp.file("outside/victim"), Array("keep me".utf8))
         symlink(temp.file("outside/victim"), "\(nas)/notes.txt")
         symlink(temp.file("outside/victim"), "\(nas)/.notes.txt.quiesce-partial")
-        _ = try copier.copy(source: source("notes.txt", bytes: Array("mine".utf8)), destination: "", abort: AbortFlag())
+        let result = try copier.copy(source: source("notes.txt", bytes: Array("mine".utf8)), destination: "", abort: AbortFlag())
         #expect(readFile(temp.file("outside/victim")) == Array("keep me".utf8))
-        #expect(readFile("\(nas)/notes.txt") == Array("mine".utf8))
+        #expect(result.outcome == .keptBoth && result.name == "notes (conflict laptop 2026-11-30).txt")
+        #expect(readFile("\(nas)/\(result.name)") == Array("mine".utf8))
         var info = stat()
         lstat("\(nas)/notes.txt", &info)
-        #expect(info.st_mode & S_IFMT == S_IFREG)
+        #expect(info.st_mode & S_IFMT == S_IFLNK, "the user's link is left as it was")
     }
 
     @Test("a missing NAS root is reported as such and can be retried")
@@ -157,5 +160,18 @@ struct CopierTests {
             guard case .nasReadOnly = error as? CopyError else { return false }
             return (error as! CopyError).isRetryable
         }
+    }
+}
+
+extension FileCopier {
+    /// A copy as the worker asks for one, with a fixed conflict tag.
+    func copy(
+        source: String, destination: String, abort: AbortFlag, previous: Landing? = nil, onConflict: ConflictPolicy = .keepBoth
+    ) throws(CopyError) -> CopyResult {
+        try copy(
+            CopyRequest(
+                source: source, destination: destination, onConflict: onConflict, previous: previous,
+                tag: ConflictTag(host: "laptop", date: "2026-11-30")),
+            abort: abort)
     }
 }

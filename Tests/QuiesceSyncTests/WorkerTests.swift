@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import QuiesceCopy
 import QuiesceCore
 import QuiesceStore
 @testable import QuiesceSync

@@ -13,4 +13,9 @@ int quiesce_start_writeback(int fd, long long offset, long long length);
 /// copied, 0 at the end of the input, or -1 with errno set (EXDEV across filesystems).
 long quiesce_copy_file_range(int input, long long *input_offset, int output, long long *output_offset, unsigned long length);
 
+/// renameat2(…, RENAME_NOREPLACE): moves a finished copy to its name only if nothing has that name,
+/// atomically, so a file that appeared meanwhile is never replaced. Returns 0, or -1 with errno set
+/// (EEXIST: the name is taken; EINVAL or ENOSYS: this filesystem cannot do it, e.g. sshfs).
+int quiesce_rename_noreplace(int from_directory, const char *from, int to_directory, const char *to);
+
 #endif

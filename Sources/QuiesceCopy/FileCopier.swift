@@ -1,13 +1,6 @@
 import CFileSystem
 import Glibc
 
-/// What a verified copy wrote.
-public struct CopyResult: Sendable, Hashable {
-    public var size: Int64
-    /// `xxh64:` and 16 hex digits.
-    public var checksum: String
-}
-
 /// Copies one file into a directory of the NAS root, durably and verifiably.
 ///
 /// The steps, each of which a crash can interrupt without leaving a torn file under the final
@@ -20,10 +13,16 @@ public struct CopyResult: Sendable, Hashable {
 ///    for a NAS mount) it falls back to `read` and `write`;
 /// 2. read the partial file back, comparing size and checksum (while the disk catches up);
 /// 3. `fsync` the partial file, then check the source did not change (size, modification time);
-/// 4. `renameat` it over the target name, atomically;
-/// 5. `fsync` the directory, so the rename itself survives a power cut.
+/// 4. move it to its name atomically: over the file this agent wrote there before from the same
+///    source, otherwise only where the name is free (`RENAME_NOREPLACE`), so nothing on the NAS
+///    is replaced by surprise (``target(for:in:source:shownDirectory:abort:)`` chooses the name);
+/// 5. `fsync` the directory, so the rename itself survives a power cut. A failure here is not a
+///    success (``CopyError/notDurable(path:reason:landed:)``): the job is copied again.
 ///
-/// Blocking system calls throughout: run it on a thread of its own, never on the cooperative pool.
+/// Blocking system calls throughout, which on a network NAS can block for as long as its server
+/// does not answer: the agent runs it in a process of its own (`quiesce-copy`,
+/// ``CopierProcess``), which it can abandon; tests and embedding programs may call it directly on a
+/// thread of their own, never on the cooperative pool.
 public struct FileCopier: Sendable {
     /// Bytes per read and write.
     public static let chunkSize = 1 << 20
@@ -43,10 +42,12 @@ public struct FileCopier: Sendable {
         self.kernelCopy = kernelCopy
     }
 
-    /// Copies `source` into `destination` (relative to the root) under the source's own name.
-    /// On any failure the partial file is removed.
-    public func copy(source: String, destination: String, abort: AbortFlag) throws(CopyError) -> CopyResult {
-        let name = String(source.split(separator: "/").last ?? "")
+    /// Copies `request.source` into `request.destination` (relative to the root), under the
+    /// source's own name unless that name is taken by a file this agent may not replace (see
+    /// ``target(for:in:sourceFile:shownDirectory:)``). On any failure the partial file is removed.
+    public func copy(_ request: CopyRequest, abort: AbortFlag) throws(CopyError) -> CopyResult {
+        let source = request.source
+        let name = request.name
         guard !name.isEmpty, name != ".", name != ".." else { throw .sourceNotAFile(path: source) }
 
         let input = open(source, O_RDONLY | O_CLOEXEC)
@@ -56,51 +57,71 @@ public struct FileCopier: Sendable {
         guard fstat(input, &before) == 0 else { throw .sourceUnreadable(path: source, reason: describe(errno)) }
         guard before.st_mode & S_IFMT == S_IFREG else { throw .sourceNotAFile(path: source) }
 
-        let directory = try root.openDirectory(destination, create: true)
+        let directory = try root.openDirectory(request.destination, create: true)
         defer { close(directory) }
+        let shownDirectory = request.destination.isEmpty ? root.path : "\(root.path)/\(request.destination)"
         let partial = NASRoot.partialName(for: name)
-        let shown = destination.isEmpty ? "\(root.path)/\(name)" : "\(root.path)/\(destination)/\(name)"
+        let shownPartial = "\(shownDirectory)/\(name)"
+        var sourceDigest = SourceDigest(descriptor: input, path: source, size: Int64(before.st_size))
+
+        var target = try self.target(for: request, in: directory, source: &sourceDigest, shownDirectory: shownDirectory, abort: abort)
+        if case .done(let result) = target { return result }
 
         // A partial file from an interrupted attempt (or anything else by that name) goes first;
         // O_EXCL | O_NOFOLLOW then guarantees we write a file of our own, not through a link.
         _ = unlinkat(directory, partial, 0)
         let output = openat(directory, partial, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard output >= 0 else { throw NASRoot.writeError(errno, path: shown) }
-        var renamed = false
+        guard output >= 0 else { throw NASRoot.writeError(errno, path: shownPartial) }
+        var placed = false
         defer {
             close(output)
-            if !renamed { _ = unlinkat(directory, partial, 0) }
+            if !placed { _ = unlinkat(directory, partial, 0) }
         }
 
-        let written = try stream(from: input, to: output, source: source, target: shown, abort: abort)
-        let readBack = try checksum(of: output, path: shown, abort: abort)
+        let written = try stream(from: input, to: output, source: source, target: shownPartial, abort: abort)
+        let readBack = try checksum(of: output, path: shownPartial, abort: abort)
         guard readBack == written else {
             throw .verificationFailed(
-                path: shown, expected: "\(written.size) bytes, \(written.checksum)",
+                path: shownPartial, expected: "\(written.size) bytes, \(written.checksum)",
                 found: "\(readBack.size) bytes, \(readBack.checksum)")
         }
-        guard fsync(output) == 0 else { throw NASRoot.writeError(errno, path: shown) }
+        guard fsync(output) == 0 else { throw NASRoot.writeError(errno, path: shownPartial) }
 
         var after = stat()
         guard fstat(input, &after) == 0 else { throw .sourceUnreadable(path: source, reason: describe(errno)) }
         guard after.st_size == before.st_size, after.st_mtim.tv_sec == before.st_mtim.tv_sec,
             after.st_mtim.tv_nsec == before.st_mtim.tv_nsec, Int64(after.st_size) == written.size
         else { throw .sourceChanged(path: source) }
-        if abort.isRaised { throw .aborted }
+        sourceDigest.known = written
 
-        guard renameat(directory, partial, directory, name) == 0 else {
-            let code = errno
-            if code == EISDIR { throw .destinationIsDirectory(path: shown) }
-            throw NASRoot.writeError(code, path: shown)
+        // A name taken between the choice and the rename sends us back to choosing (at most a
+        // few times: something is racing us).
+        for _ in 0..<4 {
+            if abort.isRaised { throw .aborted }
+            guard case .write(let targetName, let replace, let outcome) = target else { break }
+            let shown = "\(shownDirectory)/\(targetName)"
+            switch place(partial, as: targetName, replacing: replace, in: directory) {
+            case .placed:
+                placed = true
+                let result = CopyResult(size: written.size, checksum: written.checksum, name: targetName, outcome: outcome)
+                guard fsync(directory) == 0 else {
+                    throw .notDurable(path: shown, reason: "fsync of the directory: \(describe(errno))", landed: result.landing)
+                }
+                return result
+            case .taken:
+                target = try self.target(for: request, in: directory, source: &sourceDigest, shownDirectory: shownDirectory, abort: abort)
+                if case .done(let result) = target { return result }
+            case .failed(let code):
+                if code == EISDIR { throw .destinationIsDirectory(path: shown) }
+                throw NASRoot.writeError(code, path: shown)
+            }
         }
-        renamed = true
-        guard fsync(directory) == 0 else { throw NASRoot.writeError(errno, path: shown) }
-        return written
+        throw .io(operation: "placing", path: shownPartial, reason: "its name kept being taken while it was copied")
     }
 
     private func stream(
         from input: Int32, to output: Int32, source: String, target: String, abort: AbortFlag
-    ) throws(CopyError) -> CopyResult {
+    ) throws(CopyError) -> Digest {
         var hash = XXH64()
         var size: Int64 = 0
         var flushed: Int64 = 0
@@ -155,7 +176,7 @@ public struct FileCopier: Sendable {
                 flushed = size
             }
         }
-        return CopyResult(size: size, checksum: hash.hexDigest())
+        return Digest(size: size, checksum: hash.hexDigest())
     }
 
     /// Hashes `count` bytes of `descriptor` from `offset`: the source range the kernel just copied.
@@ -177,7 +198,7 @@ public struct FileCopier: Sendable {
     }
 
     /// Reads `descriptor` from the start and hashes it.
-    private func checksum(of descriptor: Int32, path: String, abort: AbortFlag) throws(CopyError) -> CopyResult {
+    func checksum(of descriptor: Int32, path: String, abort: AbortFlag) throws(CopyError) -> Digest {
         var hash = XXH64()
         var size: Int64 = 0
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
@@ -193,6 +214,12 @@ public struct FileCopier: Sendable {
             hash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
             size += Int64(count)
         }
-        return CopyResult(size: size, checksum: hash.hexDigest())
+        return Digest(size: size, checksum: hash.hexDigest())
     }
+}
+
+/// The size and checksum of some bytes.
+struct Digest: Sendable, Hashable {
+    var size: Int64
+    var checksum: String
 }

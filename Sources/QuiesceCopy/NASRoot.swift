@@ -14,11 +14,16 @@ public struct NASRoot: Sendable {
         self.path = path
     }
 
+    /// What a network filesystem answers when its server is gone: sshfs says `ENOTCONN` once it
+    /// gives up, a reconnecting one `EIO` while it cannot reach the server; NFS and CIFS say the others.
+    static let lostConnection: Set<Int32> = [ENOTCONN, EIO, ETIMEDOUT, EHOSTDOWN, EHOSTUNREACH, ENETUNREACH, ECONNREFUSED, ECONNRESET]
+
     /// Opens the root directory. The caller closes the descriptor.
     func openRoot() throws(CopyError) -> Int32 {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
+            if Self.lostConnection.contains(code) { throw .nasUnreachable(path: path, reason: describe(code)) }
             throw .nasRootUnavailable(path: path, reason: code == ENOTDIR ? "not a directory" : describe(code))
         }
         return fd

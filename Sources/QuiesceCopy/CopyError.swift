@@ -28,14 +28,35 @@ public enum CopyError: Error, Sendable, Hashable, CustomStringConvertible {
     case destinationIsDirectory(path: String)
     /// Any other I/O error.
     case io(operation: String, path: String, reason: String)
+    /// The name is taken by a file this agent did not write, and `sync.on_conflict` is `fail`.
+    case conflict(path: String)
+    /// The NAS root is a network filesystem that lost its server (the connection is gone).
+    case nasUnreachable(path: String, reason: String)
+    /// The NAS did not answer within the time given (a network filesystem whose server hangs).
+    case nasNotAnswering(path: String, seconds: Int)
+    /// The copy was renamed into place, but the NAS did not confirm the directory was written
+    /// (its `fsync` failed): it may not survive a power cut, so the job is not done. `landed` is
+    /// what now has the name, so the retry may replace it.
+    case notDurable(path: String, reason: String, landed: Landing)
+    /// The copier process could not be started, or ended without saying how the copy went.
+    case copierFailed(reason: String)
     /// The copy was stopped on purpose (force quit, agent stopping): the job goes back to the
     /// queue as it was.
     case aborted
 
+    /// Whether the error is the NAS's state rather than the job's: jobs wait for it, counting no
+    /// attempt.
+    public var isNASUnavailable: Bool {
+        switch self {
+        case .nasRootNotConfigured, .nasRootUnavailable, .nasRootNotMounted, .nasUnreachable, .nasNotAnswering: true
+        default: false
+        }
+    }
+
     /// Whether the job should be tried again after a backoff, rather than marked failed.
     public var isRetryable: Bool {
         switch self {
-        case .escapesRoot, .sourceNotAFile, .destinationIsDirectory: false
+        case .escapesRoot, .sourceNotAFile, .destinationIsDirectory, .conflict: false
         default: true
         }
     }
@@ -66,6 +87,16 @@ public enum CopyError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path) on the NAS is a directory; remove or rename it, then: agentctl sync retry"
         case .io(let operation, let path, let reason):
             "\(operation) \(path) failed: \(reason); the job will be retried"
+        case .conflict(let path):
+            "\(path) on the NAS is a different file this agent did not write, and sync.on_conflict is fail; move one of them aside (or set sync.on_conflict: keep-both), then: agentctl sync retry"
+        case .nasUnreachable(let path, let reason):
+            "the NAS at \(path) is unreachable (\(reason)); queued copies start when it is back"
+        case .nasNotAnswering(let path, let seconds):
+            "the NAS at \(path) did not answer for \(seconds) s (is its server or network down?); queued copies start when it answers"
+        case .notDurable(let path, let reason, _):
+            "\(path) is in place but the NAS could not confirm it is stored (\(reason)); it will be copied again"
+        case .copierFailed(let reason):
+            "the copier process failed (\(reason)); the job will be retried"
         case .aborted:
             "the copy was stopped; the job is back in the queue"
         }

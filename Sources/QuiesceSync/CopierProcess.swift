@@ -1,0 +1,169 @@
+import Dispatch
+import Glibc
+import QuiesceCopy
+import QuiesceSpawn
+import Synchronization
+
+/// One `quiesce-copy` child, from start to its answer — or to being abandoned.
+///
+/// The answer is read on a thread of its own until the child closes its output, then the child is
+/// reaped. Stopping it (the copy's abort flag) sends `SIGTERM`, and after the grace `SIGKILL`; the
+/// caller is answered `aborted` then without waiting for the exit, which a NAS holding the child
+/// in the kernel can delay for as long as it likes. The reading thread stays blocked until then;
+/// that is what an abandoned copy costs the agent (one thread, no lock, nothing it waits for).
+///
+/// A pid is signalled only while the child is certainly not yet reaped: the reader waits for the
+/// exit without reaping (`WNOWAIT`), marks it under the lock, and only then reaps.
+final class CopierProcess: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<CopierReply, Never>?
+        var answer: CopierReply?
+        var exited = false
+        var inputOpen = true
+    }
+
+    private let pid: Int32
+    /// Our end of the child's standard input: closed, it tells the child we are gone.
+    private let input: Int32
+    private let state = Mutex(State())
+
+    private init(pid: Int32, input: Int32) {
+        self.pid = pid
+        self.input = input
+    }
+
+    static func run(
+        executable: String, request: CopierRequest, abort: AbortFlag, grace: Duration, timeout: Duration?
+    ) async -> CopierReply {
+        if abort.isRaised { return .failed(.aborted) }
+        let child: CopierProcess
+        let output: Int32
+        do {
+            let stdin = try Spawn.pipe()
+            let stdout: (read: Int32, write: Int32)
+            do {
+                stdout = try Spawn.pipe()
+            } catch {
+                close(stdin.read)
+                close(stdin.write)
+                throw error
+            }
+            defer {
+                close(stdin.read)
+                close(stdout.write)
+            }
+            let pid: Int32
+            do {
+                pid = try Spawn.start(
+                    executable, request.arguments, environment: currentEnvironment(),
+                    stdin: .descriptor(stdin.read), stdout: .descriptor(stdout.write), stderr: .inherit)
+            } catch {
+                close(stdin.write)
+                close(stdout.read)
+                throw error
+            }
+            child = CopierProcess(pid: pid, input: stdin.write)
+            output = stdout.read
+        } catch {
+            return .failed(.copierFailed(reason: "\(error)"))
+        }
+        return await withCheckedContinuation { continuation in
+            child.state.withLock { $0.continuation = continuation }
+            DispatchQueue(label: "io.github.quiesce.copier.\(child.pid)").async {
+                child.readAnswer(from: output)
+            }
+            abort.whenRaised { child.stop(grace: grace) }
+            if let timeout {
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) {
+                    child.abandon(answer: .failed(.nasNotAnswering(path: request.root, seconds: Int(timeout.components.seconds))))
+                }
+            }
+        }
+    }
+
+    /// The reading thread: the answer, the exit, then the reply (unless the child was abandoned).
+    private func readAnswer(from output: Int32) {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let got = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 { break }
+            bytes += buffer[0..<got]
+        }
+        close(output)
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        state.withLock { $0.exited = true }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let reply = CopierReply(decoding: bytes)
+            ?? .failed(.copierFailed(reason: "it ended (exit status \(Spawn.exitCode(fromWaitStatus: status))) without saying how the copy went"))
+        finish(reply)
+    }
+
+    /// Asks the child to stop; kills and abandons it if it has not within `grace`.
+    private func stop(grace: Duration) {
+        send(SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace.dispatchInterval) {
+            self.abandon(answer: .failed(.aborted))
+        }
+    }
+
+    /// Kills the child unless it answered, and answers the caller without waiting for its exit.
+    private func abandon(answer: CopierReply) {
+        send(SIGKILL)
+        finish(answer)
+    }
+
+    private func send(_ number: Int32) {
+        state.withLock { state in
+            if !state.exited && state.answer == nil { kill(pid, number) }
+        }
+    }
+
+    /// The first answer wins: the child's, a stop's or a timeout's.
+    private func finish(_ reply: CopierReply) {
+        let (continuation, closeInput) = state.withLock { state -> (CheckedContinuation<CopierReply, Never>?, Bool) in
+            guard state.answer == nil else { return (nil, false) }
+            state.answer = reply
+            defer {
+                state.continuation = nil
+                state.inputOpen = false
+            }
+            return (state.continuation, state.inputOpen)
+        }
+        if closeInput { close(input) }
+        continuation?.resume(returning: reply)
+    }
+}
+
+extension CopierRequest {
+    /// The NAS root the request touches.
+    var root: String {
+        switch self {
+        case .copy(let root, _, _, _, _), .check(let root, _, _), .removePartial(let root, _, _): root
+        }
+    }
+}
+
+extension Duration {
+    var dispatchInterval: DispatchTimeInterval {
+        let (seconds, attoseconds) = components
+        return .milliseconds(Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+    }
+}
+
+/// This process's environment, for the child (a wrapper such as `strace` finds its program on `PATH`).
+func currentEnvironment() -> [String: String] {
+    var environment: [String: String] = [:]
+    var entry = environ
+    while let pointer = entry.pointee {
+        let text = String(cString: pointer)
+        if let equals = text.firstIndex(of: "=") {
+            environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        entry += 1
+    }
+    return environment
+}
