@@ -175,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "QuiesceSyncTests",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceTestSupport",
+                "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceSpawn", "QuiesceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

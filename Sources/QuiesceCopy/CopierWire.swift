@@ -24,7 +24,7 @@ public enum CopierRequest: Sendable, Hashable {
             if let previous = request.previous {
                 arguments += [
                     "--previous-name", previous.name, "--previous-size", String(previous.size),
-                    "--previous-checksum", previous.checksum,
+                    "--previous-checksum", previous.checksum, "--previous-confirmed", previous.confirmed ? "yes" : "no",
                 ]
             }
             if !kernelCopy { arguments += ["--kernel-copy", "no"] }
@@ -57,7 +57,7 @@ public enum CopierRequest: Sendable, Hashable {
             if let name = options["previous-name"] {
                 guard let size = options["previous-size"].flatMap({ Int64($0) }), let checksum = options["previous-checksum"]
                 else { return nil }
-                previous = Landing(name: name, size: size, checksum: checksum)
+                previous = Landing(name: name, size: size, checksum: checksum, confirmed: options["previous-confirmed"] != "no")
             }
             let request = CopyRequest(
                 source: source, destination: destination, onConflict: policy, previous: previous,
@@ -137,7 +137,7 @@ extension CopyError {
         case .nasUnreachable(let path, let reason): ["nasUnreachable", path, reason]
         case .nasNotAnswering(let path, let seconds): ["nasNotAnswering", path, String(seconds)]
         case .notDurable(let path, let reason, let landed):
-            ["notDurable", path, reason, landed.name, String(landed.size), landed.checksum]
+            ["notDurable", path, reason, landed.name, String(landed.size), landed.checksum, landed.confirmed ? "confirmed" : "unconfirmed"]
         case .copierFailed(let reason): ["copierFailed", reason]
         case .aborted: ["aborted"]
         }
@@ -170,8 +170,9 @@ extension CopyError {
             guard let v = take(2), let seconds = Int(v[1]) else { return nil }
             self = .nasNotAnswering(path: v[0], seconds: seconds)
         case "notDurable":
-            guard let v = take(5), let size = Int64(v[3]) else { return nil }
-            self = .notDurable(path: v[0], reason: v[1], landed: Landing(name: v[2], size: size, checksum: v[4]))
+            guard let v = take(6), let size = Int64(v[3]) else { return nil }
+            self = .notDurable(
+                path: v[0], reason: v[1], landed: Landing(name: v[2], size: size, checksum: v[4], confirmed: v[5] == "confirmed"))
         case "copierFailed": guard let v = take(1) else { return nil }; self = .copierFailed(reason: v[0])
         case "aborted": guard take(0) != nil else { return nil }; self = .aborted
         default: return nil

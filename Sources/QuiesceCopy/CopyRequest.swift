@@ -46,11 +46,16 @@ public struct Landing: Sendable, Hashable {
     public var size: Int64
     /// `xxh64:` and 16 hex digits.
     public var checksum: String
+    /// Whether the NAS confirmed it stored the copy (every `fsync` succeeded). An unconfirmed
+    /// landing is written again even when its bytes read back right: after a failed `fsync` the
+    /// page cache may show bytes the disk never got.
+    public var confirmed: Bool
 
-    public init(name: String, size: Int64, checksum: String) {
+    public init(name: String, size: Int64, checksum: String, confirmed: Bool = true) {
         self.name = name
         self.size = size
         self.checksum = checksum
+        self.confirmed = confirmed
     }
 }
 

@@ -48,7 +48,8 @@ extension FileCopier {
     /// Chooses the name a copy lands under, following the rule that nothing on the NAS is
     /// replaced by surprise:
     /// - what this agent last wrote here from the same source, still holding exactly those bytes,
-    ///   is replaced (a newer version of the same file);
+    ///   is replaced (a newer version of the same file, or the same one whose storing the NAS did
+    ///   not confirm);
     /// - a free name is taken;
     /// - a name holding the same bytes as the source means the work is done (made durable first);
     /// - anything else is kept: per `onConflict`, the copy lands beside it under a conflict name,
@@ -61,7 +62,7 @@ extension FileCopier {
             try digest(of: previous.name, in: directory, shownDirectory, abort: abort) == Digest(size: previous.size, checksum: previous.checksum)
         {
             let ours = try digest(of: &source, abort: abort)
-            if ours == Digest(size: previous.size, checksum: previous.checksum) {
+            if previous.confirmed, ours == Digest(size: previous.size, checksum: previous.checksum) {
                 return .done(try identical(previous.name, digest: ours, in: directory, shownDirectory))
             }
             return .write(name: previous.name, replace: true, outcome: .replaced)
@@ -123,7 +124,9 @@ extension FileCopier {
         guard file >= 0 else { throw .io(operation: "opening", path: shown, reason: describe(errno)) }
         defer { close(file) }
         guard fsync(file) == 0, fsync(directory) == 0 else {
-            throw .notDurable(path: shown, reason: "fsync: \(describe(errno))", landed: result.landing)
+            var landed = result.landing
+            landed.confirmed = false
+            throw .notDurable(path: shown, reason: "fsync: \(describe(errno))", landed: landed)
         }
         return result
     }

@@ -105,7 +105,9 @@ public struct FileCopier: Sendable {
                 placed = true
                 let result = CopyResult(size: written.size, checksum: written.checksum, name: targetName, outcome: outcome)
                 guard fsync(directory) == 0 else {
-                    throw .notDurable(path: shown, reason: "fsync of the directory: \(describe(errno))", landed: result.landing)
+                    var landed = result.landing
+                    landed.confirmed = false
+                    throw .notDurable(path: shown, reason: "fsync of the directory: \(describe(errno))", landed: landed)
                 }
                 return result
             case .taken:

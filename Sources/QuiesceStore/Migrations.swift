@@ -68,6 +68,7 @@ enum Migrations {
             name TEXT NOT NULL,
             size INTEGER NOT NULL,
             checksum TEXT NOT NULL,
+            confirmed INTEGER NOT NULL,
             written_at INTEGER NOT NULL,
             PRIMARY KEY (root, directory, source)
         ) WITHOUT ROWID;

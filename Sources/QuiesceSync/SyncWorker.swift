@@ -289,7 +289,7 @@ public final class SyncWorker: Component, Sendable {
         let key = job.destination.isEmpty ? job.fileName : "\(job.destination)/\(job.fileName)"
         await busyNames.lock(key)
         let previous = (try? store.landing(root: root, directory: job.destination, source: job.source))
-            .flatMap { $0 }.map { Landing(name: $0.name, size: $0.size, checksum: $0.checksum) }
+            .flatMap { $0 }.map { Landing(name: $0.name, size: $0.size, checksum: $0.checksum, confirmed: $0.confirmed) }
         let request = CopyRequest(
             source: job.source, destination: job.destination, onConflict: settings.withLock { $0.onConflict }, previous: previous,
             tag: ConflictTag(host: host, date: Self.localDate(milliseconds: store.nowMilliseconds)))
@@ -336,7 +336,7 @@ public final class SyncWorker: Component, Sendable {
             case .failure(let error):
                 if case .notDurable(_, _, let landed) = error {
                     // It has the name now and is ours: the retry may replace it.
-                    try store.recordLanding(
+                    try store.recordUnconfirmedLanding(
                         root: root, directory: job.destination, source: job.source, name: landed.name, size: landed.size,
                         checksum: landed.checksum)
                 }

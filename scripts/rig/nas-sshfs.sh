@@ -28,7 +28,9 @@
 # was free when start looked, and lets in root with the client key alone (no password, no PAM). Its
 # sftp is the external /usr/lib/openssh/sftp-server, one process per connection: that is what hang
 # stops. sshd needs its privilege separation directory, /run/sshd (shared with the machine's sshd, if
-# any): start creates it if missing and never removes it.
+# any): start creates it if missing and never removes it. Without PAM, sshd refuses a locked account
+# ("User root not allowed because account is locked": a password field starting with "!" in
+# /etc/shadow); "*", as here, is not locked.
 #
 # The mount: sshfs -f (its pid is ours) with -o reconnect, and in ssh_config ServerAliveInterval 2,
 # ServerAliveCountMax 2 (a server that stops answering keepalives is dropped after about 6 s: see
@@ -58,7 +60,6 @@ needs=(
     "/usr/bin/ssh-keygen:openssh-client"
     "$sshfs:sshfs"
     "$fusermount:fuse3"
-    "/usr/bin/ss:iproute2"
     "/usr/bin/python3:python3"
     "/dev/fuse:the fuse kernel module"
 )
@@ -148,10 +149,22 @@ pid_of() {
     return 0
 }
 
+# "pid ppid" of every process.
+process_table() {
+    local stat line pid
+    for stat in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null <"$stat" || continue
+        pid=${line%% *}
+        line=${line##*) }   # the fields after the command name, which may hold spaces
+        line=${line#* }     # after the state: ppid first
+        echo "$pid ${line%% *}"
+    done
+}
+
 # Every descendant of the given pids (not the pids themselves).
 descendants() {
     (($#)) || return 0
-    ps -e -o pid=,ppid= | awk -v roots="$*" '
+    process_table | awk -v roots="$*" '
         BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) want[r[i]] = 1 }
         { parent[$1] = $2 }
         END {
@@ -163,19 +176,33 @@ descendants() {
         }'
 }
 
-# The processes of our server: the listener, every sshd that holds a connection on our port (a
-# session outlives a killed listener), and all their descendants (sftp-server).
+# The sshd processes that hold an established connection on our PORT: a session outlives its
+# listener, if that was killed by someone else. From /proc/net/tcp (local address 0100007F:PORT in
+# hex, state 01), then the processes that have those sockets open.
+sessions_on_port() {
+    local inodes proc fd link
+    inodes=" $(awk -v p=":$(printf '%04X' "$1")" '$4 == "01" && substr($2, length($2) - 4) == p { print $10 }' /proc/net/tcp | tr '\n' ' ') "
+    [[ $inodes != "  " ]] || return 0
+    for proc in /proc/[0-9]*; do
+        [[ $(readlink "$proc/exe" 2>/dev/null) == "$sshd" ]] || continue
+        for fd in "$proc"/fd/*; do
+            link=$(readlink "$fd" 2>/dev/null) || continue
+            if [[ $link == socket:\[*\] && $inodes == *" ${link:8:-1} "* ]]; then
+                echo "${proc#/proc/}"
+                break
+            fi
+        done
+    done
+    return 0
+}
+
+# The processes of our server: the listener, its sessions, and all their descendants (sftp-server).
 server_pids() {
-    local dir=$1 port listener sessions
+    local dir=$1 port listener pid roots=()
     port=$(cat "$dir/port" 2>/dev/null) || return 0
     listener=$(pid_of "$dir" sshd)
-    sessions=$(/usr/bin/ss -Htnp state established "( sport = :$port )" 2>/dev/null |
-        grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true)
-    local pid roots=()
-    for pid in $sessions; do
-        [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$sshd" ]] && roots+=("$pid")
-    done
     [[ -z $listener ]] || roots+=("$listener")
+    for pid in $(sessions_on_port "$port"); do roots+=("$pid"); done
     ((${#roots[@]})) || return 0
     { printf '%s\n' "${roots[@]}"; descendants "${roots[@]}"; } | sort -un
 }
@@ -309,13 +336,13 @@ mount_nas() {
     deadline=$(($(now) + 15000))
     while (($(now) < deadline)); do
         mounted "$dir" && break
-        alive "$pid" || die "sshfs exited: $(cat "$dir/sshfs.log")"
+        alive "$pid" || die "sshfs exited: $(cat "$dir/sshfs.log"); sshd says: $(tail -n 5 "$dir/sshd.log")"
         sleep 0.02
     done
     mounted "$dir" || die "$dir/mnt is not mounted 15 s after sshfs started: $(cat "$dir/sshfs.log")"
     # Mounted is not yet connected: sshfs logs in meanwhile. Ready once a request is answered (statfs
     # of the mount is one) and an sftp-server serves us (hang needs it).
-    timeout -k 1 10 stat -f "$dir/mnt" >/dev/null 2>&1 || die "the mount does not answer 10 s after sshfs started: $(cat "$dir/sshfs.log")"
+    timeout -k 1 10 stat -f "$dir/mnt" >/dev/null 2>&1 || die "the mount does not answer 10 s after sshfs started: $(cat "$dir/sshfs.log"); sshd says: $(tail -n 5 "$dir/sshd.log")"
     [[ -n $(sftp_pids "$dir") ]] || die "no sftp-server serves $dir/mnt: $(cat "$dir/sshd.log")"
 }
 
@@ -340,6 +367,7 @@ start() {
     local dir=$1
     check
     [[ $(id -u) -eq 0 ]] || die "needs root: sshd and the mount run as root"
+    [[ $dir != *[[:space:],:]* ]] || die "DIR must not hold whitespace, commas or colons: $dir"
     mkdir -p -m 0700 "$dir"
     dir=$(absolute "$dir")
     chmod 0700 "$dir"
@@ -450,7 +478,7 @@ restart_server() {
         # Sessions of the old listener, if any are left, go: a restarted server starts clean.
         kill_server "$dir"
         start_sshd "$dir" || status=$?
-        ((status != 2)) || die "port $(cat "$dir/port") is taken by another process: $(/usr/bin/ss -Htlnp "( sport = :$(cat "$dir/port") )")"
+        ((status != 2)) || die "port $(cat "$dir/port") is taken by another process meanwhile; stop and start again"
     fi
     write_env "$dir"
     cat "$dir/env"
