@@ -28,7 +28,7 @@ packages=(
     imagemagick       # import, convert: reading the pixels the panel drew
     xdg-utils         # xdg-open: Open NAS folder from the tray
     file              # xdg-open's file-type look-up
-    openssh-server    # sshd and sftp-server: the test rig's network NAS, on 127.0.0.1 (scripts/rig/nas-sshfs.sh)
+    openssh-server    # sshd, sftp-server: the test rig's NAS on 127.0.0.1 (scripts/rig/nas-sshfs.sh); apt also enables ssh.service on :22
     openssh-client    # ssh and ssh-keygen: sshfs's transport, the rig's host and client keys
     sshfs             # the test rig's network NAS: sshfs over that sshd, mounted with FUSE
     fuse3             # fusermount3: mounts and unmounts the sshfs NAS

@@ -45,6 +45,42 @@ struct WorkerTests {
         #expect(worker.inFlight.count == 0)
     }
 
+    @Test("two cameras' IMG_0001.JPG queued into one folder, copied at once: both land, the second beside the first, and the job says so")
+    func sameNameTwice() async throws {
+        let store = try Store(path: temp.file("agent.db"))
+        let worker = SyncWorker(
+            store: store, nasRoot: temp.file("nas"), concurrency: 2, claims: Gate(name: "claims", open: true), host: "laptop",
+            logger: logger)
+        mkdir(temp.file("src/a"), 0o755)
+        mkdir(temp.file("src/b"), 0o755)
+        writeFile(temp.file("src/a/IMG_0001.JPG"), pseudoRandomBytes(count: 2 << 20, seed: 1))
+        writeFile(temp.file("src/b/IMG_0001.JPG"), pseudoRandomBytes(count: 2 << 20, seed: 2))
+        let ids = try store.enqueue(sources: [temp.file("src/a/IMG_0001.JPG"), temp.file("src/b/IMG_0001.JPG")], destination: "photos")
+        try await worker.start()
+        worker.wake()
+        try await eventually("both done") { try store.jobCounts().done == 2 }
+        try await worker.stop()
+        let jobs = try ids.map { try store.job(id: $0) }
+        #expect(jobs.map(\.outcome) == ["copied", "kept-both"])
+        let beside = try #require(jobs[1].landedName)
+        #expect(beside.hasPrefix("IMG_0001 (conflict laptop ") && beside.hasSuffix(").JPG"))
+        #expect(sameContents(temp.file("nas/photos/IMG_0001.JPG"), temp.file("src/a/IMG_0001.JPG")))
+        #expect(sameContents(temp.file("nas/photos/\(beside)"), temp.file("src/b/IMG_0001.JPG")))
+        #expect(allFiles(under: temp.file("nas")).count == 2)
+
+        // A newer version of the second replaces its own copy, beside the first, again.
+        writeFile(temp.file("src/b/IMG_0001.JPG"), pseudoRandomBytes(count: 1 << 20, seed: 3))
+        let again = try store.enqueue(sources: [temp.file("src/b/IMG_0001.JPG")], destination: "photos")[0]
+        let worker2 = SyncWorker(store: store, nasRoot: temp.file("nas"), claims: Gate(name: "claims", open: true), host: "laptop", logger: logger)
+        try await worker2.start()
+        worker2.wake()
+        try await eventually("the newer version done") { try store.job(id: again).state == .done }
+        try await worker2.stop()
+        #expect(try store.job(id: again).outcome == "replaced")
+        #expect(sameContents(temp.file("nas/photos/\(beside)"), temp.file("src/b/IMG_0001.JPG")))
+        #expect(allFiles(under: temp.file("nas")).count == 2)
+    }
+
     @Test("with no NAS root configured, jobs wait and the worker says why; setting it starts them")
     func waitsForTheNASRoot() async throws {
         let store = try Store(path: temp.file("agent.db"))
