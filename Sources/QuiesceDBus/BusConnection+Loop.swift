@@ -24,10 +24,11 @@ extension BusConnection {
     }
 
     /// Runs on the queue, once, right after connecting.
-    func installLoop() {
-        poller.start(WatchPoller.Handlers(
+    func installLoop() throws(DBusError) {
+        try poller.start(WatchPoller.Handlers(
             watchReady: { [self] watch, flags in queue.sync { handleReady(watch, flags) } },
-            timeoutDue: { [self] timeout in queue.sync { handleDue(timeout) } }))
+            timeoutDue: { [self] timeout in queue.sync { handleDue(timeout) } },
+            failed: { [self] reason in queue.sync { loopFailed(reason) } }))
         let addWatch: DBusAddWatchFunction = { watch, data in
             guard let watch else { return 0 }
             BusConnection.connection(data).addWatch(watch)
@@ -169,11 +170,21 @@ extension BusConnection {
         }
     }
 
-    private func connectionLost() {
+    /// On the queue: the poller thread stopped waiting (its `poll` failed). The connection can
+    /// neither read nor send any more: it is closed and reported lost like a bus that went away.
+    private func loopFailed(_ reason: String) {
+        guard !closed else { return }
+        closed = true
+        dbus_connection_close(raw)
+        tearDownLoop()
+        connectionLost(because: "the connection stopped (\(reason)) before the reply came")
+    }
+
+    private func connectionLost(because reason: String = "the bus went away before the reply came") {
         // No reply can come any more: fail every call still waiting rather than leave it to its
         // timeout (a quit that releases its bus name must not wait 25 s on a dead bus).
         for box in outstanding.values {
-            box.finish(.failure(DBusError(name: .disconnected, message: "the bus went away before the reply came")))
+            box.finish(.failure(DBusError(name: .disconnected, message: reason)))
         }
         outstanding = [:]
         let handlers = disconnectHandlers

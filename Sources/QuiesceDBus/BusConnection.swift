@@ -27,7 +27,7 @@ public final class BusConnection: @unchecked Sendable {
     public let uniqueName: String?
 
     /// The thread that waits for the socket; started right after connecting, stopped by ``close()``.
-    let poller = WatchPoller()
+    let poller: WatchPoller
     /// Our method handlers running now (see ``handlersFinished()``).
     let handlers = HandlersInProgress()
 
@@ -55,10 +55,11 @@ public final class BusConnection: @unchecked Sendable {
 
     private static let threadsReady: Bool = dbus_threads_init_default() != 0
 
-    private init(raw: OpaquePointer, queue: DispatchQueue, uniqueName: String?) {
+    private init(raw: OpaquePointer, queue: DispatchQueue, uniqueName: String?, poller: WatchPoller) {
         self.raw = raw
         self.queue = queue
         self.uniqueName = uniqueName
+        self.poller = poller
     }
 
     deinit {
@@ -94,12 +95,20 @@ public final class BusConnection: @unchecked Sendable {
 
     /// Opens a private connection to `address` and, with `register`, says Hello to the bus there.
     public static func open(address: String, register: Bool = true, label: String = "bus") async throws(DBusError) -> BusConnection {
+        try await open(address: address, register: register, label: label, poller: { () throws(DBusError) in try WatchPoller.make() })
+    }
+
+    /// ``open(address:register:label:)`` with the poller made by `poller` (tests make one whose
+    /// system calls fail).
+    static func open(
+        address: String, register: Bool, label: String, poller: @escaping @Sendable () throws(DBusError) -> WatchPoller
+    ) async throws(DBusError) -> BusConnection {
         guard threadsReady else { throw DBusError(name: .noMemory, message: "libdbus could not initialise threads") }
         let queue = DispatchQueue(label: "io.github.quiesce.dbus")
         let result: Result<BusConnection, DBusError> = await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(returning: Result { () throws(DBusError) -> BusConnection in
-                    try connect(address: address, register: register, label: label, queue: queue)
+                    try connect(address: address, register: register, label: label, queue: queue, poller: poller)
                 })
             }
         }
@@ -107,7 +116,10 @@ public final class BusConnection: @unchecked Sendable {
     }
 
     /// Runs on `queue`: connecting and Hello block briefly, never on the cooperative pool.
-    private static func connect(address: String, register: Bool, label: String, queue: DispatchQueue) throws(DBusError) -> BusConnection {
+    private static func connect(
+        address: String, register: Bool, label: String, queue: DispatchQueue, poller makePoller: () throws(DBusError) -> WatchPoller
+    ) throws(DBusError) -> BusConnection {
+        let poller = try makePoller()
         var error = quiesce_dbus_error_make()
         guard let raw = dbus_connection_open_private(address, &error) else {
             let failure = DBusError(consuming: &error)
@@ -122,9 +134,15 @@ public final class BusConnection: @unchecked Sendable {
             throw DBusError(name: failure.name, message: "the \(label) refused us: \(failure.message)")
         }
         let unique = register ? dbus_bus_get_unique_name(raw).map { String(cString: $0) } : nil
-        let connection = BusConnection(raw: raw, queue: queue, uniqueName: unique)
+        let connection = BusConnection(raw: raw, queue: queue, uniqueName: unique, poller: poller)
         queue.setSpecific(key: queueKey, value: ObjectIdentifier(connection))
-        connection.installLoop()
+        do {
+            try connection.installLoop()
+        } catch {
+            connection.closed = true
+            dbus_connection_close(raw)
+            throw DBusError(name: error.name, message: "cannot use the \(label): \(error.message)")
+        }
         return connection
     }
 

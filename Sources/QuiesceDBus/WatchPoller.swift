@@ -44,7 +44,12 @@ final class WatchPoller: TaskExecutor {
         let watchReady: @Sendable (UInt, UInt32) -> Void
         /// A timeout is due.
         let timeoutDue: @Sendable (UInt) -> Void
+        /// The thread cannot wait any more (`poll` failed): the connection is as good as lost.
+        let failed: @Sendable (String) -> Void
     }
+
+    /// `poll(2)`, or a stand-in that fails (the tests' only way to make it fail).
+    typealias Poll = @Sendable (UnsafeMutablePointer<pollfd>, nfds_t, Int32) -> Int32
 
     private struct State {
         var handlers: Handlers?
@@ -63,27 +68,46 @@ final class WatchPoller: TaskExecutor {
     private let wakeDescriptor: Int32
     /// The thread's `pthread_self()`, once it runs: on it, nothing needs waking.
     private let thread = Atomic<UInt>(0)
+    private let poll: Poll
 
-    init() {
-        wakeDescriptor = quiesce_wake_descriptor()
-        precondition(wakeDescriptor >= 0, "eventfd failed: \(String(cString: strerror(errno)))")
+    private init(wakeDescriptor: Int32, poll: @escaping Poll) {
+        self.wakeDescriptor = wakeDescriptor
+        self.poll = poll
+    }
+
+    /// A poller with its wake-up descriptor. Fails, rather than crashing the program, when the
+    /// process is out of descriptors (`EMFILE`): opening a connection then fails with the reason.
+    static func make(
+        wakeDescriptor: () -> Int32 = { quiesce_wake_descriptor() },
+        poll: @escaping Poll = { Glibc.poll($0, $1, $2) }
+    ) throws(DBusError) -> WatchPoller {
+        let descriptor = wakeDescriptor()
+        guard descriptor >= 0 else {
+            throw DBusError(name: .failed, message: "cannot create the connection's wake-up descriptor (eventfd): \(String(cString: strerror(errno)))")
+        }
+        return WatchPoller(wakeDescriptor: descriptor, poll: poll)
     }
 
     deinit {
         close(wakeDescriptor)
     }
 
-    /// Starts the thread. Called once, by the connection, right after connecting.
-    func start(_ handlers: Handlers) {
+    /// Starts the thread. Called once, by the connection, right after connecting; a thread that
+    /// cannot be made (`EAGAIN`: out of threads or memory) fails the connection's opening.
+    func start(_ handlers: Handlers) throws(DBusError) {
         state.withLock { $0.handlers = handlers }
-        let context = Unmanaged.passRetained(self).toOpaque()
+        let context = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { context in
             let poller = Unmanaged<WatchPoller>.fromOpaque(context!).takeRetainedValue()
             poller.loop()
             return nil
-        }, context)
-        precondition(started == 0, "cannot start the D-Bus poller thread: \(String(cString: strerror(started)))")
+        }, context.toOpaque())
+        guard started == 0 else {
+            context.release()
+            state.withLock { $0.handlers = nil }
+            throw DBusError(name: .failed, message: "cannot start the connection's thread: \(String(cString: strerror(started)))")
+        }
         pthread_detach(thread)
     }
 
@@ -206,7 +230,11 @@ final class WatchPoller: TaskExecutor {
             // With jobs waiting, only look: they run right after.
             let wait = plan.jobs ? 0 : plan.next.map { Self.milliseconds(until: $0, from: now) } ?? -1
             if poll(&descriptors, nfds_t(descriptors.count), wait) < 0 {
-                if errno == EINTR { continue }
+                let code = errno
+                if code == EINTR { continue }
+                // Nothing more can be read or sent: say so, so calls waiting fail at once and
+                // the owner sees a disconnection, instead of a loop that ended without a word.
+                plan.handlers.failed("poll failed: \(String(cString: strerror(code)))")
                 return
             }
             if descriptors[0].revents != 0 {

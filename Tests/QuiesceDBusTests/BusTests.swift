@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import QuiesceDBus
+@testable import QuiesceDBus
 import QuiesceTestSupport
 import Testing
 
@@ -190,4 +190,61 @@ struct BusTests {
         func mark() { lock.lock(); happened = true; lock.unlock() }
         var marked: Bool { lock.lock(); defer { lock.unlock() }; return happened }
     }
+}
+
+/// The poller thread's own failures (issue 16's review): reported, never silent, never a crash.
+@Suite("The connection's thread failing")
+struct PollerFailureTests {
+    @Test("poll failing ends the connection as a disconnection: a waiting call fails at once, onDisconnect runs")
+    func pollFails() async throws {
+        let bus = try PrivateBus()
+        let failing = AbortLikeFlag()
+        let connection = try await BusConnection.open(address: bus.address, register: true, label: "bus") { () throws(DBusError) in
+            try WatchPoller.make(poll: { descriptors, count, timeout in
+                if failing.isSet {
+                    errno = EINVAL
+                    return -1
+                }
+                return Glibc.poll(descriptors, count, timeout)
+            })
+        }
+        defer { connection.close() }
+        let lost = BusTests.Recorder()
+        connection.onDisconnect { lost.mark() }
+        failing.set()
+        // The call wakes the thread; its next poll fails.
+        do {
+            _ = try await connection.call(try DBusMessage.methodCall(
+                destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetId"),
+                timeout: .seconds(60))
+            Issue.record("the call answered though the connection's thread had stopped")
+        } catch {
+            #expect(error.kind == .disconnected)
+            #expect(error.message.contains("poll failed: Invalid argument"), "\(error.message)")
+        }
+        try await eventually("the disconnection reported") { lost.marked }
+        #expect(!connection.isConnected)
+    }
+
+    @Test("no descriptor for the wake-up (EMFILE) fails opening with the reason instead of crashing")
+    func noWakeDescriptor() async throws {
+        let bus = try PrivateBus()
+        await #expect {
+            _ = try await BusConnection.open(address: bus.address, register: true, label: "session bus") { () throws(DBusError) in
+                try WatchPoller.make(wakeDescriptor: {
+                    errno = EMFILE
+                    return -1
+                })
+            }
+        } throws: { error in
+            (error as? DBusError)?.message.contains("eventfd): Too many open files") == true
+        }
+    }
+}
+
+/// A flag set from a test, read from the poller thread.
+final class AbortLikeFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 }
