@@ -191,7 +191,8 @@ let package = Package(
         .testTarget(
             name: "QuiesceAgentTests",
             dependencies: [
-                "QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceInterface", "QuiesceStore", "QuiesceTestSupport", "QuiesceTorture",
+                "QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceStore", "QuiesceTestSupport",
+                "QuiesceTorture",
             ],
             // python-dbus scripts the tests run as peers.
             exclude: ["Peers"]

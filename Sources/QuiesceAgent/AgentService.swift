@@ -237,7 +237,10 @@ public final class AgentService: Component, Sendable {
         guard sources.count <= Self.maximumBatch else {
             throw AgentError.invalidArgument("\(sources.count) files in one call; send at most \(Self.maximumBatch) at a time")
         }
-        let ids = try coordinator.admission.admit { try store.enqueue(sources: sources, destination: destination) }
+        // Not through the admission gate (rule 1): a queued job is durable and waits while the agent
+        // drains, and a batch ending in an fsync must not hold the gate's lock, which the
+        // coordinator takes to start a drain — a quit would wait on the disk.
+        let ids = try store.enqueue(sources: sources, destination: destination)
         worker.wake()
         refreshJobCounts()
         logger.info("queued \(ids.count) file(s) for \(destination.isEmpty ? "the NAS root" : destination)")

@@ -40,7 +40,12 @@ public struct NASRoot: Sendable {
         } catch {
             return error
         }
+        // Opening a network filesystem's root may be answered without its server (sshfs does);
+        // statfs asks the server, so a server that is gone is found here, not half-way into a copy.
+        var info = statvfs()
+        let asked = fstatvfs(fd, &info) == 0 ? 0 : errno
         close(fd)
+        if Self.lostConnection.contains(asked) { return .nasUnreachable(path: path, reason: describe(asked)) }
         guard requireMount else { return nil }
         for local in ["/", localDirectory].compactMap({ $0 }) where sharesFilesystem(with: local) {
             return .nasRootNotMounted(path: path, sameAs: local)
