@@ -34,6 +34,9 @@ peers=(
     "/usr/bin/Xvfb:xvfb"
     "/usr/bin/dunst:dunst"
     "/usr/bin/dunstctl:dunst"
+    "/usr/sbin/sshd:openssh-server"
+    "/usr/bin/sshfs:sshfs"
+    "/usr/bin/strace:strace"
 )
 
 check() {

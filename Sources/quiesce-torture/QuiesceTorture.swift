@@ -7,7 +7,7 @@ import QuiesceTorture
 /// path after `--output`). Exits 1 when anything was lost or a check failed.
 ///
 /// `--quick` runs every scenario small (a minute or two), to check that the suite runs at all;
-/// `--only crash|faults|input|security|load|soak` runs one. The soak runs beside the others, on
+/// `--only crash|faults|network|input|security|load|soak` runs one. The soak runs beside the others, on
 /// its own agent and bus, so the whole suite stays within 15 minutes.
 @main
 struct QuiesceTortureCommand {
@@ -51,6 +51,10 @@ struct QuiesceTortureCommand {
         if wanted("faults") {
             log("faults: prompt, logind, session bus, NAS, database…")
             do { for tally in try await FaultTorture(rounds: quick ? 1 : 3).run(log: log) { tallies.append(tally) } } catch { failed("Faults", error) }
+        }
+        if wanted("network") {
+            log("network NAS: SIGKILLs during copies to sshfs, server restarts, server hangs…")
+            do { record(try await NetworkNASTorture(rounds: quick ? 1 : 3).run(log: log)) } catch { failed("Network NAS", error) }
         }
         if wanted("input") {
             log("bad input: named cases and random calls…")

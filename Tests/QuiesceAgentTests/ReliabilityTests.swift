@@ -23,6 +23,11 @@ struct ReliabilityTests {
         for tally in try await FaultTorture(rounds: 1).run() { check(tally) }
     }
 
+    @Test("a network NAS (sshfs): agentd SIGKILLed during copies, the server restarted, the server hung with a force quit: nothing lost")
+    func networkNAS() async throws {
+        check(try await NetworkNASTorture(rounds: 1).run())
+    }
+
     @Test("bad input: named cases, a non-UTF-8 file name, 10,000 random calls")
     func badInput() async throws {
         for tally in try await InputTorture(fuzzCalls: 10_000).run() { check(tally) }

@@ -12,9 +12,11 @@ public final class DatabaseProbe {
         public let source: String
         public let destination: String
         public let state: String
+        /// The name it landed under when not the source's (a conflict name).
+        public var landedName: String? = nil
         /// Where the copy lands, relative to the NAS root.
         public var target: String {
-            let name = source.split(separator: "/").last.map(String.init) ?? source
+            let name = landedName ?? source.split(separator: "/").last.map(String.init) ?? source
             return destination.isEmpty ? name : "\(destination)/\(name)"
         }
     }
@@ -46,10 +48,10 @@ public final class DatabaseProbe {
     }
 
     public func jobs() throws(ProbeError) -> [Job] {
-        try rows("SELECT id, source, destination, state FROM jobs ORDER BY id") { statement in
+        try rows("SELECT id, source, destination, state, landed_name FROM jobs ORDER BY id") { statement in
             Job(
                 id: UInt64(sqlite3_column_int64(statement, 0)), source: text(statement, 1) ?? "", destination: text(statement, 2) ?? "",
-                state: text(statement, 3) ?? "")
+                state: text(statement, 3) ?? "", landedName: text(statement, 4))
         }
     }
 

@@ -263,7 +263,7 @@ public struct FaultTorture: Sendable {
         if fault == .removed {
             // The root is gone, not the jobs' fault: waiting for it counts no attempt.
             let rows = try await harness.call(.listJobs, [.vardict(["limit": .uint32(10_000)])]).first?.array ?? []
-            let counted = rows.compactMap(\.fields).filter { $0.count == 7 && $0[3].string == "queued" && $0[4].uint32 != 0 }
+            let counted = rows.compactMap(\.fields).filter { $0.count == 9 && $0[3].string == "queued" && $0[4].uint32 != 0 }
             if !counted.isEmpty { tally.fail("removed: \(counted.count) queued jobs counted attempts while the root was gone") }
         }
 
@@ -302,7 +302,7 @@ public struct FaultTorture: Sendable {
         let rows = try await harness.call(.listJobs, [.vardict(["limit": .uint32(10_000)])]).first?.array ?? []
         var jobs: [UInt64: (state: String, error: String)] = [:]
         for row in rows {
-            guard let fields = row.fields, fields.count == 7, let id = fields[0].uint64 else { continue }
+            guard let fields = row.fields, fields.count == 9, let id = fields[0].uint64 else { continue }
             jobs[id] = (fields[3].string ?? "", fields[5].string ?? "")
         }
         return jobs
