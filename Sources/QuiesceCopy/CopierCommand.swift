@@ -50,9 +50,14 @@ public enum CopierCommand {
                 return .failed(problem)
             }
             return .fine
-        case .removePartial(let root, let destination, let name):
-            return NASRoot(path: root).removePartial(name: name, destination: destination)
-                ? .fine : .failed(.io(operation: "removing the partial copy of", path: name, reason: "it may remain"))
+        case .removePartials(let root, let partials):
+            let nas = NASRoot(path: root)
+            if let problem = nas.unavailability(requireMount: false, localDirectory: nil) { return .failed(problem) }
+            let left = partials.filter { !nas.removePartial(name: $0.name, destination: $0.destination) }
+            guard let first = left.first else { return .fine }
+            return .failed(.io(
+                operation: "removing the partial copies of", path: first.name + (left.count > 1 ? " and \(left.count - 1) more" : ""),
+                reason: "they may remain until those jobs are copied again"))
         }
     }
 

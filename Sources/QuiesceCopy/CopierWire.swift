@@ -8,8 +8,8 @@ public enum CopierRequest: Sendable, Hashable {
     case copy(root: String, request: CopyRequest, requireMount: Bool, localDirectory: String?, kernelCopy: Bool)
     /// Can the root take copies now? (`requireMount` against `localDirectory`, as the worker asks.)
     case check(root: String, requireMount: Bool, localDirectory: String?)
-    /// Remove what an interrupted copy of `name` into `destination` left.
-    case removePartial(root: String, destination: String, name: String)
+    /// Remove what interrupted copies left: for each (destination, name), `.<name>.quiesce-partial`.
+    case removePartials(root: String, [PartialCopy])
 
     /// The child's arguments.
     public var arguments: [String] {
@@ -33,18 +33,26 @@ public enum CopierRequest: Sendable, Hashable {
             var arguments = ["check", "--root", root, "--require-mount", requireMount ? "yes" : "no"]
             if let localDirectory { arguments += ["--local-directory", localDirectory] }
             return arguments
-        case .removePartial(let root, let destination, let name):
-            return ["remove-partial", "--root", root, "--destination", destination, "--name", name]
+        case .removePartials(let root, let partials):
+            return ["remove-partials", "--root", root] + partials.flatMap { ["--item", $0.destination, $0.name] }
         }
     }
 
     /// Reads the child's arguments back; `nil` for anything the agent would not have sent.
     public init?(arguments: [String]) {
-        guard let command = arguments.first, arguments.count % 2 == 1 else { return nil }
+        guard let command = arguments.first else { return nil }
         var options: [String: String] = [:]
-        for index in stride(from: 1, to: arguments.count, by: 2) {
-            guard arguments[index].hasPrefix("--") else { return nil }
+        var partials: [PartialCopy] = []
+        var index = 1
+        while index < arguments.count {
+            if arguments[index] == "--item", index + 2 < arguments.count {
+                partials.append(PartialCopy(destination: arguments[index + 1], name: arguments[index + 2]))
+                index += 3
+                continue
+            }
+            guard arguments[index].hasPrefix("--"), index + 1 < arguments.count else { return nil }
             options[String(arguments[index].dropFirst(2))] = arguments[index + 1]
+            index += 2
         }
         guard let root = options["root"] else { return nil }
         switch command {
@@ -67,12 +75,22 @@ public enum CopierRequest: Sendable, Hashable {
                 localDirectory: options["local-directory"], kernelCopy: options["kernel-copy"] != "no")
         case "check":
             self = .check(root: root, requireMount: options["require-mount"] == "yes", localDirectory: options["local-directory"])
-        case "remove-partial":
-            guard let destination = options["destination"], let name = options["name"] else { return nil }
-            self = .removePartial(root: root, destination: destination, name: name)
+        case "remove-partials":
+            self = .removePartials(root: root, partials)
         default:
             return nil
         }
+    }
+}
+
+/// A copy's partial file: `.<name>.quiesce-partial` in `destination`.
+public struct PartialCopy: Sendable, Hashable {
+    public var destination: String
+    public var name: String
+
+    public init(destination: String, name: String) {
+        self.destination = destination
+        self.name = name
     }
 }
 

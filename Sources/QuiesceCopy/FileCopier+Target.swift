@@ -94,9 +94,11 @@ extension FileCopier {
     }
 
     /// Moves the finished partial file to `name`: over what is there when `replacing`, otherwise
-    /// only if the name is free, atomically where the filesystem can (`RENAME_NOREPLACE`). sshfs
-    /// cannot (`EINVAL`): there the name is checked just before a plain rename, which leaves a
-    /// window of one round trip in which a file created by someone else could be replaced.
+    /// only if the name is free, atomically: `RENAME_NOREPLACE` where the filesystem has it; where
+    /// it does not (sshfs answers `EINVAL`), a hard link to the name (which fails if it is taken)
+    /// and the partial name's removal; where neither works (no hard links), the name is checked
+    /// just before a plain rename, which leaves one round trip in which a file created by someone
+    /// else could be replaced.
     func place(_ partial: String, as name: String, replacing: Bool, in directory: Int32) -> Placement {
         if replacing {
             return renameat(directory, partial, directory, name) == 0 ? .placed : .failed(errno: errno)
@@ -106,6 +108,11 @@ extension FileCopier {
         case EEXIST:
             return .taken
         case EINVAL, ENOSYS, EOPNOTSUPP:
+            if linkat(directory, partial, directory, name, 0) == 0 {
+                _ = unlinkat(directory, partial, 0)
+                return .placed
+            }
+            if errno == EEXIST { return .taken }
             var info = stat()
             if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 { return .taken }
             guard errno == ENOENT else { return .failed(errno: errno) }

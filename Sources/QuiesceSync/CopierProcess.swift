@@ -142,7 +142,7 @@ extension CopierRequest {
     /// The NAS root the request touches.
     var root: String {
         switch self {
-        case .copy(let root, _, _, _, _), .check(let root, _, _), .removePartial(let root, _, _): root
+        case .copy(let root, _, _, _, _), .check(let root, _, _), .removePartials(let root, _): root
         }
     }
 }

@@ -193,29 +193,22 @@ public final class SyncWorker: Component, Sendable {
         let pruned = try store.pruneFinished(olderThan: retention)
         if pruned > 0 { logger.info("pruned \(pruned) finished jobs older than the retention period") }
         // The interrupted copies' partial files go first (a copy removes its own anyway; these may
-        // belong to jobs that will be cancelled), in the background: a NAS that does not answer
-        // must not hold the start.
-        let root = settings.withLock { $0.nasRoot }
-        let loops = (0..<concurrency).map { index in
-            Task {
-                if index == 0, let root { await self.removePartials(of: recovered, in: root) }
-                await self.loop()
+        // belong to jobs that will be cancelled), in one request, given at most
+        // `partialRemovalTimeout`: a NAS that does not answer must not hold the start for long.
+        if !recovered.isEmpty, let root = settings.withLock({ $0.nasRoot }) {
+            let reply = await copier.run(
+                .removePartials(root: root, recovered.map { PartialCopy(destination: $0.destination, name: $0.fileName) }),
+                abort: AbortFlag(), timeout: Self.partialRemovalTimeout)
+            if case .failed(let error) = reply {
+                logger.notice("partial copies of interrupted jobs stay on the NAS for now (each goes when its job is copied again): \(error)")
             }
         }
+        let loops = (0..<concurrency).map { _ in Task { await self.loop() } }
         run.withLock { $0.loops = loops }
     }
 
-    private func removePartials(of jobs: [JobRecord], in root: String) async {
-        for job in jobs {
-            let reply = await copier.run(
-                .removePartial(root: root, destination: job.destination, name: job.fileName), abort: AbortFlag(),
-                timeout: rootCheckTimeout)
-            if case .failed(let error) = reply, error.isNASUnavailable {
-                logger.notice("partial copies of interrupted jobs stay on the NAS for now: \(error)")
-                return
-            }
-        }
-    }
+    /// How long the start waits for the interrupted copies' partial files to be removed.
+    static let partialRemovalTimeout = Duration.seconds(2)
 
     /// Stops the loops. Copies still running are aborted and their jobs requeued.
     public func stop() async throws {

@@ -209,16 +209,32 @@ struct PollerFailureTests {
             })
         }
         defer { connection.close() }
+        // A peer whose method never answers: the call can only end by the failure.
+        let server = try await BusConnection.open(address: bus.address)
+        defer { server.close() }
+        let entered = BusTests.Recorder()
+        try server.export(ExportedObject(
+            path: "/never", interfaces: [DBusInterface("io.github.quiesce.Test.Never", methods: [
+                DBusMethod("Never") { _ in
+                    entered.mark()
+                    try await Task.sleep(for: .seconds(3600))
+                    return []
+                }
+            ])], introspectionXML: "<node/>"))
         let lost = BusTests.Recorder()
         connection.onDisconnect { lost.mark() }
+        let destination = server.uniqueName ?? ""
+        let call = try DBusMessage.methodCall(destination: destination, path: "/never", interface: "io.github.quiesce.Test.Never", member: "Never")
+        let waiting = Task { _ = try await connection.call(call, timeout: .seconds(60)) }
+        try await eventually("the call waiting for its answer") { entered.marked }
         failing.set()
-        // The call wakes the thread; its next poll fails.
+        // A second call with an earlier reply timeout wakes the thread; its next poll fails.
+        let wake = try DBusMessage.methodCall(destination: destination, path: "/never", interface: "io.github.quiesce.Test.Never", member: "Never")
+        _ = try? await connection.call(wake, timeout: .seconds(30))
         do {
-            _ = try await connection.call(try DBusMessage.methodCall(
-                destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetId"),
-                timeout: .seconds(60))
+            try await waiting.value
             Issue.record("the call answered though the connection's thread had stopped")
-        } catch {
+        } catch let error as DBusError {
             #expect(error.kind == .disconnected)
             #expect(error.message.contains("poll failed: Invalid argument"), "\(error.message)")
         }

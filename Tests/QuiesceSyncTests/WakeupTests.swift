@@ -17,7 +17,7 @@ struct WakeupTests {
                 returned.add()
             }
         }
-        try await eventually("2,000 waits with a zero timeout returning", limit: .seconds(20)) {
+        try await eventually("2,000 waits with a zero timeout returning", limit: .seconds(60)) {
             returned.value == 2_000
         }
         await waiting.value

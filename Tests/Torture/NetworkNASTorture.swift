@@ -52,10 +52,16 @@ public struct NetworkNASTorture: Sendable {
                         agent = try await harness.start(["--nas-root", nas.mount])
                     case .serverRestarted:
                         try await nas.killServer()
-                        try await eventually("jobs waiting for the NAS", limit: .seconds(30)) {
+                        do {
+                            try await eventually("jobs waiting for the NAS", limit: .seconds(30)) {
+                                let waiting = try await harness.property(.syncWaiting)?.string ?? ""
+                                let inFlight = try await harness.property(.inFlightJobs)
+                                return waiting.contains("unreachable") && inFlight == .uint32(0)
+                            }
+                        } catch {
                             let waiting = try await harness.property(.syncWaiting)?.string ?? ""
                             let inFlight = try await harness.property(.inFlightJobs)
-                            return waiting.contains("unreachable") && inFlight == .uint32(0)
+                            tally.fail("round \(round): \(error); SyncWaiting \"\(waiting)\", in flight \(String(describing: inFlight)); log: \(harness.log.suffix(3000))")
                         }
                         let counted = (try await harness.call(.listJobs, [.vardict(["limit": .uint32(10_000)])]).first?.array ?? [])
                             .compactMap(\.fields).filter { $0.count == 9 && $0[3].string == "queued" && $0[4].uint32 != 0 }
