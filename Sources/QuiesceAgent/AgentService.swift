@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 public import QuiesceCore
+import QuiesceCopy
 import QuiesceDBus
 import QuiesceInterface
 import QuiesceStore
@@ -34,6 +35,9 @@ public final class AgentService: Component, Sendable {
     /// Set once the service has stopped: the object stays on the bus until the connection closes,
     /// answering ShuttingDown, so a call already on its way never meets "no object at …".
     private let stopped = Mutex(false)
+    /// Folder walks under way (`Enqueue` with `recursive`), stopped between two batches when the
+    /// service stops.
+    private let walks = Mutex<[ObjectIdentifier: AbortFlag]>([:])
     private let ownUID = getuid()
 
     /// Longest label a session may have, in bytes; longer ones are refused.
@@ -84,6 +88,7 @@ public final class AgentService: Component, Sendable {
     /// before the connection's closing, whatever its answer.
     public func stop() async throws {
         stopped.withLock { $0 = true }
+        for walk in walks.withLock({ Array($0.values) }) { walk.raise() }
         try? connection.releaseNameWithoutReply(AgentInterface.busName)
         await connection.handlersFinished()
     }
@@ -232,18 +237,49 @@ public final class AgentService: Component, Sendable {
     private func enqueue(_ call: MethodCall) async throws -> [DBusValue] {
         let sources = call.arguments[0].strings ?? []
         let destination = call.arguments[1].string ?? ""
-        _ = try Self.options(call.arguments[2], allowed: [:])
+        let options = try Self.options(call.arguments[2], allowed: ["recursive": "b"])
+        let recursive = options["recursive"]?.bool ?? false
         guard !sources.isEmpty else { throw AgentError.invalidArgument("no files to copy were given") }
         guard sources.count <= Self.maximumBatch else {
             throw AgentError.invalidArgument("\(sources.count) files in one call; send at most \(Self.maximumBatch) at a time")
         }
         // Not through the admission gate (rule 1): a queued job is durable and waits while the agent
         // drains, and a batch ending in an fsync must not hold the gate's lock, which the
-        // coordinator takes to start a drain — a quit would wait on the disk.
-        let ids = try store.enqueue(sources: sources, destination: destination)
-        worker.wake()
-        refreshJobCounts()
-        logger.info("queued \(ids.count) file(s) for \(destination.isEmpty ? "the NAS root" : destination)")
+        // coordinator takes to start a drain — a quit would wait on the disk. Looking at the
+        // sources and walking folders block: on a thread of their own, never the pool.
+        let abort = AbortFlag()
+        let key = ObjectIdentifier(abort)
+        walks.withLock { $0[key] = abort }
+        defer { walks.withLock { _ = $0.removeValue(forKey: key) } }
+        if stopped.withLock({ $0 }) { abort.raise() }
+        let caller = call.sender
+        let intake = EnqueueIntake(store: store, abort: abort) { [connection] progress in
+            // The counts the tray and agentctl status show follow a long walk.
+            if !progress.finished { self.refreshJobCounts() }
+            guard !caller.isEmpty else { return }
+            let skipped = progress.skippedNow.map { DBusValue.structure([.string($0.path), .string($0.reason)]) }
+            try? connection.send(DBusMessage.signal(
+                path: AgentInterface.path, interface: AgentInterface.interface, member: AgentInterface.Signal.enqueueProgress.name,
+                arguments: [
+                    .uint64(UInt64(progress.queued)), .uint64(UInt64(progress.skipped)), .boolean(progress.finished),
+                    .array(element: "(ss)", skipped),
+                ],
+                destination: caller))
+        }
+        let result: Result<(ids: [Int64], skipped: Int), any Error> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result {
+                    try intake.run(try EnqueueIntake.classify(sources, recursive: recursive), destination: destination)
+                })
+            }
+        }
+        let queued = (try? result.get().ids.count) ?? 0
+        if queued > 0 || (try? result.get()) == nil {
+            worker.wake()
+            refreshJobCounts()
+        }
+        let (ids, skipped) = try result.get()
+        logger.info("queued \(ids.count) file(s) for \(destination.isEmpty ? "the NAS root" : destination)\(skipped > 0 ? ", \(skipped) skipped" : "")")
         return [.array(element: "t", ids.map { .uint64(UInt64($0)) })]
     }
 

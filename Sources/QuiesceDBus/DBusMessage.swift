@@ -70,12 +70,20 @@ public final class DBusMessage: @unchecked Sendable {
         return try finish(raw, arguments)
     }
 
-    /// A signal from `path`.
-    public static func signal(path: String, interface: String, member: String, arguments: [DBusValue] = []) throws(DBusError) -> DBusMessage {
+    /// A signal from `path`; with `destination`, sent to that connection only (a unicast signal,
+    /// such as progress meant for one caller) rather than to everyone whose match rules want it.
+    public static func signal(
+        path: String, interface: String, member: String, arguments: [DBusValue] = [], destination: String? = nil
+    ) throws(DBusError) -> DBusMessage {
         try Validation.path(path)
         try Validation.interface(interface)
         try Validation.member(member)
+        if let destination { try Validation.busName(destination) }
         guard let raw = dbus_message_new_signal(path, interface, member) else {
+            throw DBusError(name: .noMemory, message: "cannot allocate a signal")
+        }
+        if let destination, dbus_message_set_destination(raw, destination) == 0 {
+            dbus_message_unref(raw)
             throw DBusError(name: .noMemory, message: "cannot allocate a signal")
         }
         return try finish(raw, arguments)

@@ -55,4 +55,20 @@ public enum AgentInterface {
         /// "ActiveSessions: u", for messages.
         public var description: String { "\(name): \(signature)" }
     }
+
+    /// A signal the agent emits: its name and the signature of its arguments.
+    public struct Signal: Sendable, Hashable, CustomStringConvertible {
+        /// The member name, as on the bus ("EnqueueProgress").
+        public let name: String
+        /// The signature of its arguments ("tt").
+        public let signature: String
+
+        init(name: String, signature: String) {
+            self.name = name
+            self.signature = signature
+        }
+
+        /// "EnqueueProgress(tt)", for messages.
+        public var description: String { "\(name)(\(signature))" }
+    }
 }

@@ -10,9 +10,20 @@ extension Store {
     ///   path, or a destination that is absolute or climbs out with `..`. Nothing is queued then.
     public func enqueue(sources: [String], destination: String) throws(StoreError) -> [Int64] {
         guard !sources.isEmpty else { throw .invalidArgument("no files to copy were given") }
-        let destination = try Self.validDestination(destination)
-        for source in sources {
+        return try enqueue(files: sources.map { ($0, destination) })
+    }
+
+    /// Queues one job per (source, destination) in one transaction: the files of a folder, each
+    /// into its own subfolder. Same validation and promise as ``enqueue(sources:destination:)``.
+    public func enqueue(files: [(source: String, destination: String)]) throws(StoreError) -> [Int64] {
+        guard !files.isEmpty else { return [] }
+        var rows: [(source: String, destination: String)] = []
+        rows.reserveCapacity(files.count)
+        var checked: [String: String] = [:]
+        for (source, destination) in files {
             try Self.validateSource(source)
+            if checked[destination] == nil { checked[destination] = try Self.validDestination(destination) }
+            rows.append((source, checked[destination]!))
         }
         let time = now()
         return try write { database in
@@ -20,8 +31,8 @@ extension Store {
                 let insert = try database.statement(
                     "INSERT INTO jobs (source, destination, next_attempt_at, enqueued_at, updated_at) VALUES (?, ?, 0, ?, ?)")
                 var ids: [Int64] = []
-                ids.reserveCapacity(sources.count)
-                for source in sources {
+                ids.reserveCapacity(rows.count)
+                for (source, destination) in rows {
                     try insert.run([.text(source), .text(destination), .integer(time), .integer(time)])
                     ids.append(database.lastInsertRowID)
                 }

@@ -11,13 +11,22 @@ struct Sync: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Queue files for copying to the NAS; prints the job ids once they are safely queued.")
+            abstract: "Queue files and folders for copying to the NAS; says what was queued once it is safely on disk.",
+            discussion: """
+                A folder is copied with everything in it, its tree kept under the destination \
+                (agentctl sync add ~/Pictures/2026 --to photos fills photos/2026/…). Symbolic links, \
+                sockets, devices and FIFOs in it are skipped and listed, as are subfolders that \
+                cannot be read. On a terminal, the count of files queued shows while the folder is walked.
+                """)
 
-        @Argument(help: "Files to copy.")
+        @Argument(help: "Files and folders to copy.")
         var paths: [String]
 
         @Option(help: ArgumentHelp("Directory inside the NAS root to copy into.", valueName: "dir"))
         var to = ""
+
+        @Flag(name: .customLong("no-recursive"), help: "Refuse folders instead of copying everything in them.")
+        var noRecursive = false
 
         func run() async throws {
             var sources: [String] = []
@@ -26,16 +35,59 @@ struct Sync: AsyncParsableCommand {
                 guard let absolute = Self.absolute(path) else {
                     throw ValidationError("\(path.debugDescription): the file name is not valid UTF-8, which D-Bus cannot carry; rename the file")
                 }
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory), !isDirectory.boolValue else {
-                    throw ValidationError("\(path): no such file (directories are not copied; give the files in them)")
-                }
                 sources.append(absolute)
             }
             let client = try await AgentClient.connect()
-            let reply = try await client.call(.enqueue, [.strings(sources), .string(to), .vardict([:])], timeout: .seconds(120))
+            // The agent reports a folder's walk to us alone: subscribe before asking.
+            let progress = try await client.connection.signals(matching: MatchRule(
+                interface: AgentInterface.interface, member: AgentInterface.Signal.enqueueProgress.name, path: AgentInterface.path))
+            let terminal = isatty(1) == 1
+            let shown = Task {
+                var last = 0
+                for await message in progress {
+                    guard let values = try? message.arguments(), values.count == 4,
+                        let queued = values[0].uint64, let skipped = values[1].uint64
+                    else { continue }
+                    for entry in values[3].array ?? [] {
+                        guard let fields = entry.fields, fields.count == 2 else { continue }
+                        if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+                        print(error: "skipped \(fields[0].string ?? ""): \(fields[1].string ?? "")")
+                    }
+                    last = Int(skipped)
+                    if terminal {
+                        FileHandle.standardOutput.write(Data("\r\u{1B}[Kqueued \(queued) files, \(skipped) skipped…".utf8))
+                    }
+                    if values[2].bool == true { break }
+                }
+                return last
+            }
+            let options: [String: DBusValue] = noRecursive ? [:] : ["recursive": .boolean(true)]
+            let reply: [DBusValue]
+            do {
+                reply = try await client.call(.enqueue, [.strings(sources), .string(to), .vardict(options)], timeout: .seconds(3600))
+            } catch {
+                shown.cancel()
+                if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+                throw error
+            }
             let ids = reply.first?.array?.compactMap(\.uint64) ?? []
-            print("queued \(ids.count) file(s): \(ids.map(String.init).joined(separator: " "))")
+            // The last report (finished) comes just before the reply: it is here already.
+            let skipped = await shown.value
+            if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+            print(Self.summary(ids: ids, skipped: skipped))
+        }
+
+        /// "queued 3 files: 7 8 9", or for many "queued 12000 files (ids 7 to 12006)".
+        static func summary(ids: [UInt64], skipped: Int) -> String {
+            let noun = ids.count == 1 ? "file" : "files"
+            var text = "queued \(ids.count) \(noun)"
+            if ids.count <= 20 {
+                if !ids.isEmpty { text += ": " + ids.map(String.init).joined(separator: " ") }
+            } else if let first = ids.min(), let last = ids.max() {
+                text += last - first + 1 == UInt64(ids.count) ? " (ids \(first) to \(last))" : " (ids from \(first) to \(last))"
+            }
+            if skipped > 0 { text += "; \(skipped) skipped (listed above)" }
+            return text
         }
 
         /// The path made absolute, or nil when its bytes on the command line are not UTF-8 (Swift

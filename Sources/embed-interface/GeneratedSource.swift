@@ -2,7 +2,7 @@ import Foundation
 
 /// The Swift file made from an interface: extensions of the hand-written type (`AgentInterface` in
 /// `Sources/QuiesceInterface`) with the interface and path names, the XML itself, and one constant
-/// for each method and property, named in lowerCamelCase after its member ("OpenSession" →
+/// for each method, property and signal, named in lowerCamelCase after its member ("OpenSession" →
 /// `openSession`), with the comment before it in the XML as its doc comment.
 ///
 /// Deterministic: the same file gives the same source, byte for byte (the file's order, no dates,
@@ -18,6 +18,7 @@ enum GeneratedSource {
         let fileName = file.split(separator: "/").last.map(String.init) ?? file
         let methodNames = try identifiers(description.methods.map { ($0.name, $0.line) }, kind: "method", file: file)
         let propertyNames = try identifiers(description.properties.map { ($0.name, $0.line) }, kind: "property", file: file)
+        let signalNames = try identifiers(description.signals.map { ($0.name, $0.line) }, kind: "signal", file: file)
 
         var lines = [
             "// Generated at build time from \(fileName) by embed-interface (the EmbedInterface plugin).",
@@ -47,6 +48,14 @@ enum GeneratedSource {
             lines.append("")
         }
         lines += allList(propertyNames, of: "property")
+        lines += ["}", "", "extension \(typeName).Signal {"]
+        for (signal, identifier) in zip(description.signals, signalNames) {
+            let arguments = zip(signal.types, signal.argumentNames).map { [$0, $1].compactMap { $0 }.joined(separator: " ") }
+            lines += docComment(summary: "`\(signal.name)(\(arguments.joined(separator: ", ")))`, emitted.", comment: signal.comment)
+            lines.append("    public static let \(identifier) = Self(name: \"\(signal.name)\", signature: \"\(signal.signature)\")")
+            lines.append("")
+        }
+        lines += allList(signalNames, of: "signal")
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
     }

@@ -35,6 +35,18 @@ struct InterfaceDescription {
     var interface: String
     var methods: [Method]
     var properties: [Property]
+    var signals: [Signal] = []
+
+    /// A signal the object emits: its name and its arguments' types, in order.
+    struct Signal {
+        var name: String
+        var types: [String]
+        var argumentNames: [String?]
+        var comment: String?
+        var line: Int
+
+        var signature: String { types.joined() }
+    }
 }
 
 /// Why an introspection file cannot be made into code, with where: printed as a compiler

@@ -6,7 +6,7 @@ import FoundationXML
 /// Reads a D-Bus introspection file into an ``InterfaceDescription``, with `XMLParser`, checking
 /// what the generated code relies on: one `<node name="/object/path">` holding one `<interface>`,
 /// valid member names, no name twice, and a single complete D-Bus type on every `<arg>` and
-/// `<property>`. Anything else (a `<signal>`, an unknown element) is refused rather than skipped,
+/// `<property>`, `<signal>`. Anything else (an unknown element) is refused rather than skipped,
 /// so nothing in the file the agent serves goes unimplemented without the build saying so.
 ///
 /// The external DTD the file names is not fetched (`XMLParser` does not resolve external
@@ -37,7 +37,8 @@ final class InterfaceFileParser: NSObject, XMLParserDelegate {
         guard let interface = reader.interface else {
             throw InterfaceFileError(file: path, message: "\(name) declares no <interface> in its <node>")
         }
-        return InterfaceDescription(path: objectPath, interface: interface, methods: reader.methods, properties: reader.properties)
+        return InterfaceDescription(
+            path: objectPath, interface: interface, methods: reader.methods, properties: reader.properties, signals: reader.signals)
     }
 
     private let file: String
@@ -49,6 +50,7 @@ final class InterfaceFileParser: NSObject, XMLParserDelegate {
     private var interface: String?
     private var methods: [InterfaceDescription.Method] = []
     private var properties: [InterfaceDescription.Property] = []
+    private var signals: [InterfaceDescription.Signal] = []
     /// The first thing found wrong; parsing stops there.
     private var problem: InterfaceFileError?
     /// Where the XML itself was first found broken, and libxml2's code for what.
@@ -61,8 +63,9 @@ final class InterfaceFileParser: NSObject, XMLParserDelegate {
     /// What may appear inside each element (the root is a `<node>`).
     private static let children: [String: Set<String>] = [
         "node": ["interface", "annotation"],
-        "interface": ["method", "property", "annotation"],
+        "interface": ["method", "property", "signal", "annotation"],
         "method": ["arg", "annotation"],
+        "signal": ["arg", "annotation"],
         "property": ["annotation"],
         "arg": ["annotation"],
         "annotation": [],
@@ -77,9 +80,6 @@ final class InterfaceFileParser: NSObject, XMLParserDelegate {
         do throws(InterfaceFileError) {
             if let parent = open.last {
                 guard Self.children[parent]?.contains(element) == true else {
-                    if element == "signal" {
-                        throw failure(line, "<signal> is not supported yet: embed-interface generates methods and properties only; teach it signals first")
-                    }
                     throw failure(line, "<\(element)> is not expected inside <\(parent)>")
                 }
             } else if element != "node" {
@@ -102,6 +102,22 @@ final class InterfaceFileParser: NSObject, XMLParserDelegate {
                     throw failure(line, "the method \(name) is declared twice (first on line \(first.line))")
                 }
                 methods.append(.init(name: name, arguments: [], comment: comment, line: line))
+            case "signal":
+                let name = try memberName(attributes, "<signal>", line)
+                if let first = signals.first(where: { $0.name == name }) {
+                    throw failure(line, "the signal \(name) is declared twice (first on line \(first.line))")
+                }
+                signals.append(.init(name: name, types: [], argumentNames: [], comment: comment, line: line))
+            case "arg" where open.dropLast().last == "signal":
+                let signal = signals[signals.count - 1].name
+                let label = attributes["name"].map { "arg \"\($0)\" of the signal \(signal)" } ?? "an arg of the signal \(signal)"
+                guard let type = attributes["type"] else { throw failure(line, "\(label) has no type attribute") }
+                if let problem = SignatureCheck.problem(in: type) { throw failure(line, "\(label) has the type \"\(type)\": \(problem)") }
+                guard (attributes["direction"] ?? "out") == "out" else {
+                    throw failure(line, "\(label) has the direction \"\(attributes["direction"] ?? "")\"; a signal's arguments only go out")
+                }
+                signals[signals.count - 1].types.append(type)
+                signals[signals.count - 1].argumentNames.append(attributes["name"])
             case "arg":
                 let method = methods[methods.count - 1].name
                 let label = attributes["name"].map { "arg \"\($0)\" of the method \(method)" } ?? "an arg of the method \(method)"

@@ -28,6 +28,13 @@ struct GeneratedInterfaceTests {
         #expect(generated == file.properties)
     }
 
+    @Test("every signal of the XML, with its signature, in the file's order, and no other")
+    func signals() {
+        #expect(!file.signals.isEmpty, "the test read no signal from \(InterfaceFile.url.path)")
+        let generated = AgentInterface.Signal.all.map { InterfaceFile.Property(name: $0.name, signature: $0.signature) }
+        #expect(generated == file.signals)
+    }
+
     @Test("the names: interface and path from the XML, the bus name the interface's")
     func names() {
         #expect(AgentInterface.interface == file.interface)

@@ -27,6 +27,7 @@ struct InterfaceFile {
     var interface = ""
     var methods: [Method] = []
     var properties: [Property] = []
+    var signals: [Property] = []
 
     init() throws {
         let data = try Data(contentsOf: Self.url)
@@ -39,6 +40,7 @@ struct InterfaceFile {
         interface = reader.interface
         methods = reader.methods
         properties = reader.properties
+        signals = reader.signals
     }
 
     /// Collects the elements the tests compare; the generator's own checks are not repeated.
@@ -47,6 +49,13 @@ struct InterfaceFile {
         var interface = ""
         var methods: [Method] = []
         var properties: [Property] = []
+        /// Signals: name and signature, as a property's.
+        var signals: [Property] = []
+        private var inSignal = false
+
+        func parser(_ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?) {
+            if element == "signal" { inSignal = false }
+        }
 
         func parser(
             _ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?,
@@ -56,6 +65,10 @@ struct InterfaceFile {
             case "node": path = attributes["name"] ?? ""
             case "interface": interface = attributes["name"] ?? ""
             case "method": methods.append(Method(name: attributes["name"] ?? ""))
+            case "signal":
+                inSignal = true
+                signals.append(Property(name: attributes["name"] ?? "", signature: ""))
+            case "arg" where inSignal: signals[signals.count - 1].signature += attributes["type"] ?? ""
             case "arg" where attributes["direction"] == "out": methods[methods.count - 1].outSignature += attributes["type"] ?? ""
             case "arg": methods[methods.count - 1].inSignature += attributes["type"] ?? ""
             case "property": properties.append(Property(name: attributes["name"] ?? "", signature: attributes["type"] ?? ""))

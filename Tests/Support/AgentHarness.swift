@@ -43,8 +43,15 @@ public final class AgentHarness: @unchecked Sendable {
     public var logPath: String { home.file("agentd.log") }
 
     /// Starts `agentd` with `arguments`; waits until it owns its name unless told not to.
-    public func start(_ arguments: [String] = [], waitUntilRunning: Bool = true) async throws -> PeerProcess {
-        let agent = try PeerProcess(builtProduct("agentd"), arguments, environment: environment, logFile: logPath)
+    /// - Parameter obeyingPermissions: run it without the capabilities that let root read any
+    ///   file (`CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, dropped by `setpriv`), so a file or folder
+    ///   of mode 000 is unreadable to it as to a user's agent (the tests run as root).
+    public func start(_ arguments: [String] = [], waitUntilRunning: Bool = true, obeyingPermissions: Bool = false) async throws -> PeerProcess {
+        let agent = obeyingPermissions
+            ? try PeerProcess(
+                "/usr/bin/setpriv", ["--bounding-set=-dac_override,-dac_read_search", "--", builtProduct("agentd")] + arguments,
+                environment: environment, logFile: logPath)
+            : try PeerProcess(builtProduct("agentd"), arguments, environment: environment, logFile: logPath)
         if waitUntilRunning {
             try await eventually("agentd owning \(AgentInterface.busName)") {
                 try await self.control.nameOwner(AgentInterface.busName) != nil || !agent.isRunning
