@@ -70,11 +70,11 @@ public struct FileCopier: Sendable {
         // A partial file from an interrupted attempt (or anything else by that name) goes first;
         // O_EXCL | O_NOFOLLOW then guarantees we write a file of our own, not through a link.
         _ = unlinkat(directory, partial, 0)
-        let output = openat(directory, partial, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        var output = openat(directory, partial, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw NASRoot.writeError(errno, path: shownPartial) }
         var placed = false
         defer {
-            close(output)
+            if output >= 0 { close(output) }
             if !placed { _ = unlinkat(directory, partial, 0) }
         }
 
@@ -86,6 +86,12 @@ public struct FileCopier: Sendable {
                 found: "\(readBack.size) bytes, \(readBack.checksum)")
         }
         guard fsync(output) == 0 else { throw NASRoot.writeError(errno, path: shownPartial) }
+        // Closed before it is placed: a network filesystem may report a write error only at close
+        // (NFS does), and sshfs would merely hide a file still open when its partial name is
+        // removed after the hard link that places it, leaving the name behind.
+        let closed = close(output)
+        output = -1
+        guard closed == 0 else { throw NASRoot.writeError(errno, path: shownPartial) }
 
         var after = stat()
         guard fstat(input, &after) == 0 else { throw .sourceUnreadable(path: source, reason: describe(errno)) }

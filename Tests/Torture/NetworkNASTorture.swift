@@ -95,7 +95,21 @@ public struct NetworkNASTorture: Sendable {
         try ledger.check(database: harness.databasePath, nas: nas.export, tally: &tally, at: "the end")
         if !ledger.allVerified { tally.fail("not every acknowledged job was seen done and identical on the server") }
         let partial = PartialFile.all(under: nas.export)
-        if !partial.isEmpty { tally.fail("partial files left on the server: \(partial.count)") }
+        if !partial.isEmpty {
+            let rows = try DatabaseProbe(path: harness.databasePath).jobs()
+            let named = partial.map { file in
+                let relative = String(file.path.dropFirst(nas.export.count + 1))
+                let job = rows.first { ".\($0.target.split(separator: "/").last ?? "").quiesce-partial" == (relative.split(separator: "/").last.map(String.init) ?? "") && relative.hasPrefix($0.destination + "/") }
+                var partialInfo = stat()
+                var finalInfo = stat()
+                lstat(file.path, &partialInfo)
+                let final = file.path.replacingOccurrences(of: "/.", with: "/").replacingOccurrences(of: ".quiesce-partial", with: "")
+                lstat(final, &finalInfo)
+                return "\(relative) (job \(job.map { "\($0.id) \($0.state)" } ?? "none"); partial inode \(partialInfo.st_ino) size \(partialInfo.st_size) mtime \(partialInfo.st_mtim.tv_sec).\(partialInfo.st_mtim.tv_nsec / 1_000_000), links \(partialInfo.st_nlink); final inode \(finalInfo.st_ino) size \(finalInfo.st_size) mtime \(finalInfo.st_mtim.tv_sec).\(finalInfo.st_mtim.tv_nsec / 1_000_000))"
+            }
+            try? harness.log.write(toFile: "/tmp/quiesce-network-torture.log", atomically: true, encoding: .utf8)
+            tally.fail("partial files left on the server: \(named.joined(separator: ", ")) (the agent's log: /tmp/quiesce-network-torture.log)")
+        }
         let hung = hungExits.sorted()
         tally.figures = [
             "\(ledger.jobCount) jobs acknowledged, all done and identical on the server",
