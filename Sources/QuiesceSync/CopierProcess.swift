@@ -111,9 +111,12 @@ final class CopierProcess: Sendable {
     }
 
     /// Kills the child unless it answered, and answers the caller without waiting for its exit.
+    /// The answer is taken before the kill, under the same lock, so the exit the kill causes is
+    /// not read as the child's own answer.
     private func abandon(answer: CopierReply) {
-        send(SIGKILL)
-        finish(answer)
+        finish(answer) { state in
+            if !state.exited { kill(self.pid, SIGKILL) }
+        }
     }
 
     private func send(_ number: Int32) {
@@ -122,11 +125,13 @@ final class CopierProcess: Sendable {
         }
     }
 
-    /// The first answer wins: the child's, a stop's or a timeout's.
-    private func finish(_ reply: CopierReply) {
+    /// The first answer wins: the child's, a stop's or a timeout's. `then` runs under the lock
+    /// once the answer is this one.
+    private func finish(_ reply: CopierReply, then: (inout State) -> Void = { _ in }) {
         let (continuation, closeInput) = state.withLock { state -> (CheckedContinuation<CopierReply, Never>?, Bool) in
             guard state.answer == nil else { return (nil, false) }
             state.answer = reply
+            then(&state)
             defer {
                 state.continuation = nil
                 state.inputOpen = false
