@@ -47,9 +47,16 @@ final class Statement {
                 result = sqlite3_bind_int64(handle, index, number)
             case .real(let number):
                 result = sqlite3_bind_double(handle, index, number)
-            case .text(let text):
-                result = text.utf8CString.withUnsafeBufferPointer { buffer in
-                    quiesce_sqlite3_bind_text_transient(handle, index, buffer.baseAddress, Int32(buffer.count - 1))
+            case .text(var text):
+                // The string's own UTF-8 where it has it (no copy), SQLite copying it (transient).
+                // An empty one still needs a pointer: a null one binds NULL.
+                result = text.withUTF8 { buffer in
+                    guard let base = buffer.baseAddress, !buffer.isEmpty else {
+                        return quiesce_sqlite3_bind_text_transient(handle, index, "", 0)
+                    }
+                    return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                        quiesce_sqlite3_bind_text_transient(handle, index, $0, Int32(buffer.count))
+                    }
                 }
             case .blob(let bytes):
                 result = bytes.withUnsafeBytes { raw in

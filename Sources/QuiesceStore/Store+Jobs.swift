@@ -268,18 +268,35 @@ extension Store {
         return components.joined(separator: "/")
     }
 
+    /// A source is an absolute path naming a file (not ending in `/`, `.` or `..`), without NUL,
+    /// no longer than Linux allows. One pass over its bytes: a folder's 100,000 files are checked
+    /// on the way into the queue.
     static func validateSource(_ source: String) throws(StoreError) {
-        guard source.hasPrefix("/") else {
+        let bytes = source.utf8
+        guard bytes.first == UInt8(ascii: "/") else {
             throw .invalidArgument("the source \(shown(source)) is not an absolute path")
         }
-        guard !source.utf8.contains(0) else {
-            throw .invalidArgument("a source path contains a NUL byte")
+        guard bytes.count < maximumPathBytes else {
+            throw .invalidArgument("the source \(shown(source)) is \(bytes.count) bytes long; Linux paths end at \(maximumPathBytes)")
         }
-        let name = source.split(separator: "/").last.map(String.init) ?? ""
-        guard !name.isEmpty, name != ".", name != ".." else {
+        var name = 0
+        var dots = 0
+        for byte in bytes {
+            switch byte {
+            case 0:
+                throw .invalidArgument("a source path contains a NUL byte")
+            case UInt8(ascii: "/"):
+                name = 0
+                dots = 0
+            default:
+                name += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+                guard name <= maximumNameBytes else { try checkLength(source, what: "the source"); return }
+            }
+        }
+        guard name > 0, !(name == dots && dots <= 2) else {
             throw .invalidArgument("the source \(shown(source)) does not name a file")
         }
-        try checkLength(source, what: "the source")
     }
 
     private static func checkLength(_ path: String, what: String) throws(StoreError) {

@@ -22,7 +22,7 @@ struct QuiesceBench {
         let roundTripBaseline = value("--dbus-baseline") ?? ".build/bench/dbus_roundtrip"
         let environment = ProcessInfo.processInfo.environment
 
-        // `--only idle|enqueue|copy|dbus|logind|agent|scale|footprint` runs one group, to look at it closely.
+        // `--only idle|enqueue|copy|folder|dbus|logind|agent|scale|footprint` runs one group, to look at it closely.
         let only = value("--only")
         func wanted(_ group: String) -> Bool { only == nil || only == group }
 
@@ -39,6 +39,11 @@ struct QuiesceBench {
         if wanted("copy") {
             print("measuring copy throughput…")
             report.rows.append(try await CopyBenchmark.run(files: 4, megabytes: quick ? 16 : 64, rounds: quick ? 2 : 5))
+        }
+        if wanted("folder") {
+            guard let session = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }
+            print("measuring a 100,000-file folder queued…")
+            report.rows.append(try await FolderBenchmark.run(sessionBus: session, files: 100_000, rounds: quick ? 2 : 5))
         }
         // The D-Bus rows run on the rig (scripts/rig.sh), which `make bench` starts and stops.
         if wanted("dbus") {
