@@ -52,6 +52,9 @@ public struct NetworkNASTorture: Sendable {
                         agent = try await harness.start(["--nas-root", nas.mount])
                     case .serverRestarted:
                         try await nas.killServer()
+                        // The copies may all have ended before the server went: these come after,
+                        // so some jobs must wait for it however fast the copies were.
+                        try await enqueueBatch()
                         do {
                             try await eventually("jobs waiting for the NAS", limit: .seconds(30)) {
                                 let waiting = try await harness.property(.syncWaiting)?.string ?? ""
