@@ -16,6 +16,8 @@
 # Never point any of this at the real system bus: every bus here is a private dbus-daemon whose
 # socket lives in DIR.
 set -euo pipefail
+# shellcheck source=scripts/rig/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/rig/lib.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 templates="$here/rig"
@@ -128,18 +130,6 @@ wait_for_name() {
     return 1
 }
 
-# Closes every descriptor above stderr. A peer must not keep what our caller gave us: Foundation's
-# Process, for one, learns that its child exited when a socket it handed down reaches EOF, which
-# never happens while a daemon started here still holds a copy.
-close_inherited() {
-    local fd
-    for fd in /proc/self/fd/*; do
-        fd=${fd##*/}
-        ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
-    done
-    return 0
-}
-
 # Starts one peer in the background with its output in DIR/logs, and records its pid (the
 # subshell execs the peer, so its pid is the peer's).
 spawn() {
@@ -220,14 +210,6 @@ export QUIESCE_RIG_DUNST_DISPLAY='$display'
 export QUIESCE_RIG_DUNST_PICK='$dir/dunst/pick'
 EOF
     cat "$dir/env"
-}
-
-# Whether PID still runs. A zombie does not: a peer whose parent went away is reaped by init,
-# and until then kill -0 would still say yes.
-alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z ]]
 }
 
 stop() {

@@ -118,7 +118,6 @@ public struct NetworkNASTorture: Sendable {
             "\(ledger.jobCount) jobs acknowledged, all done and identical on the server",
             hung.isEmpty ? "" : "with the server hung, force quit → exit 3 in \(hung[0])–\(hung[hung.count - 1]) ms",
         ].filter { !$0.isEmpty }
-        log(tally.summary)
         return tally
     }
 }

@@ -35,6 +35,8 @@
 # Desktop files for app ids go in DIR/data/applications (gnome-session does not read them for
 # Inhibit; gnome-shell's dialog does).
 set -euo pipefail
+# shellcheck source=scripts/rig/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 rig=$(cd "$here/.." && pwd)/rig.sh
@@ -101,34 +103,6 @@ become() {
             "$gnome_session" --builtin --session="$session_name" --disable-acceleration-check --debug ;;
     *) die "unknown peer '$peer' (screensaver-mock, shell-mock, gnome-session)" ;;
     esac
-}
-
-# Closes every descriptor above stderr (see rig.sh: a peer must not keep what our caller gave us).
-close_inherited() {
-    local fd
-    for fd in /proc/self/fd/*; do
-        fd=${fd##*/}
-        ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
-    done
-    return 0
-}
-
-# The start time of PID in clock ticks since boot (field 22 of /proc/PID/stat), or nothing.
-started_at() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-    stat=${stat##*) }   # the fields after the command name, which may hold spaces
-    awk '{print $20}' <<<"$stat"
-}
-
-# Whether PID still runs and is the process we started (same start time: a pid of ours that
-# exited by itself, as gnome-session does after a logout, may have been reused since). A zombie
-# does not run.
-alive() {
-    local pid=$1 since=${2-} state
-    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z ]] || return 1
-    [[ -z $since || $(started_at "$pid") == "$since" ]]
 }
 
 # Starts one peer in the background with its output in DIR/logs, and records "pid name start-time"

@@ -41,6 +41,8 @@
 # lookup reaches the server, so a hung server is seen by the very next call, not a second later.
 # Only root (the mounting user) can use the mount: it is not mounted allow_other.
 set -euo pipefail
+# shellcheck source=scripts/rig/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 self=$here/$(basename "$0")
@@ -80,41 +82,6 @@ check() {
 now() {
     local t=${EPOCHREALTIME/./}
     echo $((t / 1000))
-}
-
-# Closes every descriptor above stderr: a daemon started here must not keep a pipe our caller waits on
-# for EOF (Foundation's Process does).
-close_inherited() {
-    local fd
-    for fd in /proc/self/fd/*; do
-        fd=${fd##*/}
-        ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
-    done
-    return 0
-}
-
-# The start time of PID in clock ticks since boot (field 22 of /proc/PID/stat), or nothing.
-started_at() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-    stat=${stat##*) }
-    awk '{print $20}' <<<"$stat"
-}
-
-# The state letter of PID (R, S, D, T, Z...), or nothing if it is gone.
-state_of() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-    stat=${stat##*) }
-    echo "${stat%% *}"
-}
-
-# Whether PID still runs and, given a start time, is the process we started (not a reused pid).
-alive() {
-    local pid=$1 since=${2-} state
-    state=$(state_of "$pid")
-    [[ -n $state && $state != Z && $state != X ]] || return 1
-    [[ -z $since || $(started_at "$pid") == "$since" ]]
 }
 
 # The absolute path of DIR, which must exist. Paths go into sshd_config, ssh_config and sshfs's

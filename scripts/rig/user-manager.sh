@@ -31,6 +31,8 @@
 # $QUIESCE_USER_MANAGER_JOURNAL --user-unit UNIT`. A unit that garbage-collects once stopped
 # loses Result= and ExecMainStatus=: enable it (a default.target.wants link) to read them after.
 set -euo pipefail
+# shellcheck source=scripts/rig/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 self="$here/$(basename "$0")"
@@ -85,25 +87,6 @@ cgroup2_root() {
 # Whether PATH is a cgroup this script made: the only directories stop ever kills in or removes.
 ours() {
     [[ $1 =~ ^/sys/fs/cgroup(/unified)?/quiesce-test-[0-9a-f]{12}\.slice$ ]]
-}
-
-# Closes every descriptor above stderr. The manager must not keep what our caller gave us: Foundation's
-# Process, for one, learns that its child exited when a pipe it handed down reaches EOF, which never
-# happens while a daemon started here still holds a copy.
-close_inherited() {
-    local fd
-    for fd in /proc/self/fd/*; do
-        fd=${fd##*/}
-        ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
-    done
-    return 0
-}
-
-# Whether PID still runs. A zombie does not.
-alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z ]]
 }
 
 # What a caller sources to reach the manager (systemctl --user needs XDG_RUNTIME_DIR; D-Bus

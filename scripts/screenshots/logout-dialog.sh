@@ -21,6 +21,8 @@
 # The agent's binaries: $QUIESCE_BIN (a directory with agentd and agentctl), default .build/debug.
 # Takes about 8 s. Keeps its temp dir (logs) only when it fails, and says where.
 set -euo pipefail
+# shellcheck source=scripts/rig/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../rig/lib.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -90,13 +92,6 @@ started=()
 gnome_session_pid=""
 agent_pid=""
 
-# Whether PID still runs (a zombie does not).
-alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z ]]
-}
-
 cleanup() {
     local status=$? entry pid name i
     trap - EXIT
@@ -137,17 +132,6 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-
-# Closes every descriptor above stderr: a daemon started here must not keep our caller's pipes
-# (a caller waiting for EOF on our output would wait for ever).
-close_inherited() {
-    local fd
-    for fd in /proc/self/fd/*; do
-        fd=${fd##*/}
-        ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
-    done
-    return 0
-}
 
 # Starts NAME in the background with its output in DIR/logs/NAME.log and records its pid (the
 # subshell execs the command, so its pid is the command's). The pid is left in $spawned.
