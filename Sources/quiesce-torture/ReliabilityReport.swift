@@ -24,7 +24,7 @@ struct ReliabilityReport {
             Written by `make torture`\(quick ? " --quick (a short run: not the figures to quote)" : "") on \(ISO8601DateFormatter().string(from: Date())), \
             in \(elapsed.components.seconds / 60) min \(elapsed.components.seconds % 60) s. Every scenario runs the real `agentd` \
             and `agentctl` on private D-Bus buses (loopback only) with real peers: `dbus-daemon`, `systemd-logind`, \
-            python-dbusmock's notification server, tmpfs mounts, real `SIGKILL`s. **lost** counts acknowledged jobs, \
+            python-dbusmock's notification server, tmpfs mounts, OpenSSH's sshd and sshfs on 127.0.0.1, real `SIGKILL`s. **lost** counts acknowledged jobs, \
             sessions and copied files that did not come through whole: it must be 0. **survived** counts the attempts \
             after which every check held.
 
@@ -53,6 +53,16 @@ struct ReliabilityReport {
             own retries complete every copy once the NAS is back. The database locked by another process at start: exit 1 saying it is in use, and the \
             queue is intact once it is free. The database's disk full (tmpfs): `StorageFailed` saying so, the agent \
             stays up, nothing acknowledged is lost, and it carries on once there is room.
+            - **Network NAS** — the NAS on sshfs over OpenSSH's sshd on 127.0.0.1 (`scripts/rig/nas-sshfs.sh`), each \
+            round with 20 files (16 KiB to 24 MiB) queued into a new folder: `agentd` `SIGKILL`ed while copies run \
+            (the database and the server's disk checked with the agent down, as in Crash); the server killed during \
+            copies and more queued after (jobs wait *unreachable* in `SyncWaiting` with no attempt counted, and copy \
+            once the server is restarted); the server hung (its `sftp-server` stopped) during a copy, then a force \
+            quit: the agent exits 3 within its deadline although its copier is held in the kernel, and the job \
+            completes after the server answers and the agent restarts. At the end every job is done and identical \
+            on the server's disk and no partial file is left. What a network NAS can and cannot promise (a hang \
+            holds the copy under way and a quit waits for it like any copy; a directory `fsync` is a no-op on sshfs) \
+            is in `docs/storage.md`, "A network NAS".
             - **Bad input** — every method with wrong signatures, empty and 1 MiB strings, unknown ids, destinations \
             with `..` or absolute, a destination through a symlink out of the NAS root (nothing written outside), a file \
             name that is not UTF-8 through `agentctl sync add` (refused with a reason, nothing queued); then random calls \
