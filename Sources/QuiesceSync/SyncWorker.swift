@@ -136,22 +136,32 @@ public final class SyncWorker: Component, Sendable {
         waitingFeed.yield()
     }
 
+    /// What a look at the root found.
+    private enum RootLook {
+        case fine
+        /// Gone, unmounted, unreachable or not answering: jobs wait for it.
+        case unavailable(CopyError)
+        /// The look itself failed (the copier could not start, say): nothing is known.
+        case unknown(CopyError)
+    }
+
     /// The root's state now (looked at through the copier, so a hung NAS holds a child, not
-    /// us), recorded.
-    private func checkRoot(_ root: String) async -> CopyError? {
+    /// us), recorded when it is known.
+    private func lookAtRoot(_ root: String) async -> RootLook {
         let reply = await copier.run(
             .check(root: root, requireMount: requireMount, localDirectory: localDirectory), abort: AbortFlag(),
             timeout: rootCheckTimeout)
-        let problem: CopyError?
         switch reply {
-        case .failed(let error) where error.isNASUnavailable: problem = error
+        case .failed(let error) where error.isNASUnavailable:
+            noteRoot(error)
+            return .unavailable(error)
         case .failed(let error):
             logger.warning("cannot look at the NAS root \(root): \(error)")
-            problem = nil
-        case .fine, .copied: problem = nil
+            return .unknown(error)
+        case .fine, .copied:
+            noteRoot(nil)
+            return .fine
         }
-        noteRoot(problem)
-        return problem
     }
 
     /// Whether sync is paused.
@@ -237,7 +247,7 @@ public final class SyncWorker: Component, Sendable {
                 await wakeup.wait(after: seen, timeout: nil)
                 continue
             }
-            if rootProblem.withLock({ $0 != nil }), await checkRoot(root) != nil {
+            if rootProblem.withLock({ $0 != nil }), case .unavailable = await lookAtRoot(root) {
                 // Nothing is claimed, so no job counts an attempt. Look again while jobs wait
                 // (an enqueue or a reload wakes us sooner); with none queued, only a wake does.
                 await wakeup.wait(after: seen, timeout: timeUntilNextAttempt().map { max($0, rootRecheck) })
@@ -303,9 +313,19 @@ public final class SyncWorker: Component, Sendable {
 
     /// Writes the outcome of a copy to the queue before the job stops counting as in flight.
     private func record(_ result: Result<CopyResult, CopyError>, for job: JobRecord, root: String) async {
-        var rootWentAway = false
-        if case .failure(let error) = result, error != .aborted, !error.isNASUnavailable {
-            rootWentAway = await checkRoot(root) != nil
+        // After a failure, a look at the root decides whose it was. Only a root that is gone (or
+        // unmounted, unreachable, not answering) now makes the job wait uncounted: a failure the
+        // look does not confirm is the job's, counted and backed off, so nothing can spin.
+        var waitsForNAS: CopyError?
+        if case .failure(let error) = result, error != .aborted {
+            switch await lookAtRoot(root) {
+            case .fine: waitsForNAS = nil
+            case .unavailable(let problem): waitsForNAS = problem
+            case .unknown:
+                // The copy's own word, then: it had just looked at the root.
+                waitsForNAS = error.isNASUnavailable ? error : nil
+                if let waitsForNAS { noteRoot(waitsForNAS) }
+            }
         }
         do {
             switch result {
@@ -317,15 +337,9 @@ public final class SyncWorker: Component, Sendable {
             case .failure(.aborted):
                 try store.requeue(id: job.id)
                 logger.notice("copy of \(job.source) stopped; job \(job.id) is back in the queue")
-            case .failure(let error) where error.isNASUnavailable:
-                noteRoot(error)
-                try store.postpone(id: job.id, reason: error.description)
-                logger.notice("copy of \(job.source) waits for the NAS: \(error)")
-            case .failure(let error) where rootWentAway:
-                // The root went away under the copy: the job waits with the others, uncounted.
-                // (Only when the root is really gone: otherwise a retry at once could spin.)
-                try store.postpone(id: job.id, reason: error.description)
-                logger.notice("copy of \(job.source) stopped, the NAS root went away; job \(job.id) waits for it")
+            case .failure(let error) where waitsForNAS != nil:
+                try store.postpone(id: job.id, reason: (waitsForNAS ?? error).description)
+                logger.notice("copy of \(job.source) waits for the NAS (\(error)); job \(job.id) is back in the queue, no attempt counted")
             case .failure(let error):
                 if case .notDurable(_, _, let landed) = error {
                     // It has the name now and is ours: the retry may replace it.

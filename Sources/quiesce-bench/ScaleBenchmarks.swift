@@ -21,10 +21,14 @@ enum ScaleBenchmarks {
         for index in 0..<sessions {
             _ = try await call(.openSession, [.string("session \(index)"), .vardict(["bind": .boolean(false)])])
         }
+        // The agent checks each source exists: one real file, queued into many folders (the agent
+        // has no NAS root here, so nothing is copied and the queue just grows).
+        let source = agent.home + "/img.raw"
+        _ = FileManager.default.createFile(atPath: source, contents: Data([1]))
         let batch = 10_000
         for start in stride(from: 0, to: jobs, by: batch) {
-            let sources = (start..<min(jobs, start + batch)).map { "/srv/photos/\($0 / 1000)/img-\($0).raw" }
-            _ = try await call(.enqueue, [.strings(sources), .string("photos"), .vardict([:])])
+            let sources = Array(repeating: source, count: min(jobs, start + batch) - start)
+            _ = try await call(.enqueue, [.strings(sources), .string("photos/\(start / batch)"), .vardict([:])])
         }
         func timed(_ count: Int, _ body: () async throws -> Void) async throws -> Samples {
             var samples = Samples()

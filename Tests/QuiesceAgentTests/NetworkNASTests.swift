@@ -101,7 +101,9 @@ struct NetworkNASTests {
             try await harness.ctl(["status"]).output.contains("unreachable")
         }
         let waiting = try await jobs(harness)
-        #expect(waiting.allSatisfy { $0[3].string == "queued" && $0[4].uint32 == 0 }, "no attempt counted: \(waiting)")
+        #expect(
+            waiting.allSatisfy { $0[3].string == "queued" && $0[4].uint32 == 0 },
+            "no attempt counted: \(waiting); the agent's log: \(harness.log.suffix(3000))")
 
         try await nas.restartServer()
         try await eventually("copied once the NAS is back", limit: .seconds(60)) {
