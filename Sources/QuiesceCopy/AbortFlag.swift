@@ -1,7 +1,7 @@
 import Synchronization
 
-/// Tells a running copy to stop at its next chunk. Set from any thread (and from a signal
-/// handler: ``isRaised`` and ``raise()`` touch only an atomic unless someone asked to be told).
+/// Tells a running copy to stop at its next chunk. Set from any thread; from a signal handler
+/// with ``raiseFromSignalHandler()``, which touches nothing but an atomic.
 public final class AbortFlag: Sendable {
     private let raised = Atomic<Bool>(false)
     private let watchers = Mutex<[@Sendable () -> Void]>([])
@@ -11,6 +11,12 @@ public final class AbortFlag: Sendable {
     public func raise() {
         guard !raised.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for watcher in watchers.withLock({ watchers in defer { watchers = [] }; return watchers }) { watcher() }
+    }
+
+    /// Raises the flag without telling the watchers (``whenRaised(_:)``): what a signal handler
+    /// may do (no lock is taken). The copier child's `SIGTERM` handler, whose flag has none.
+    public func raiseFromSignalHandler() {
+        raised.store(true, ordering: .releasing)
     }
 
     public var isRaised: Bool { raised.load(ordering: .acquiring) }

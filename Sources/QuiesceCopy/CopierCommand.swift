@@ -20,7 +20,7 @@ public enum CopierCommand {
     /// Runs the request in `arguments` (without the program name); returns the exit status.
     public static func main(arguments: [String]) -> Int32 {
         _ = abort.isRaised
-        signal(SIGTERM) { _ in CopierCommand.abort.raise() }
+        signal(SIGTERM) { _ in CopierCommand.abort.raiseFromSignalHandler() }
         watchParent()
         guard let request = CopierRequest(arguments: arguments) else {
             let usage = "quiesce-copy is run by agentd, one request per process (copy, check, remove-partial); it was given: \(arguments.joined(separator: " "))\n"
