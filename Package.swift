@@ -191,8 +191,8 @@ let package = Package(
         .testTarget(
             name: "QuiesceAgentTests",
             dependencies: [
-                "QuiesceAgent", "QuiesceCore", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceStore", "QuiesceTestSupport",
-                "QuiesceTorture",
+                "QuiesceAgent", "QuiesceCopy", "QuiesceCore", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceStore",
+                "QuiesceTestSupport", "QuiesceTorture",
             ],
             // python-dbus scripts the tests run as peers.
             exclude: ["Peers"]

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceAgent
+import QuiesceCopy
 import QuiesceCore
 import QuiesceTestSupport
 import Testing
@@ -22,6 +23,7 @@ struct ConfigurationTests {
         #expect(configuration.nasRoot == nil)
         #expect(configuration.requireMount == false)
         #expect(configuration.syncConcurrency == 2)
+        #expect(configuration.onConflict == .keepBoth, "nothing on the NAS is replaced by surprise unless asked")
         #expect(configuration.sessionManager == .auto)
         #expect(configuration.storePath == home.path + "/.local/state/quiesce/agent.db")
     }
@@ -40,6 +42,7 @@ struct ConfigurationTests {
               nas_root: /mnt/nas
               require_mount: true
               concurrency: 4
+              on_conflict: fail
             """.write(toFile: file, atomically: true, encoding: .utf8)
         let fromFile = try await AgentConfiguration.load(environment: environment)
         #expect(fromFile.shutdown.quitTimeout == .seconds(60))
@@ -49,17 +52,20 @@ struct ConfigurationTests {
         #expect(fromFile.nasRoot == "/mnt/nas")
         #expect(fromFile.requireMount == true)
         #expect(fromFile.syncConcurrency == 4)
+        #expect(fromFile.onConflict == .fail)
 
         var withEnvironment = environment
         withEnvironment["QUIESCE_SHUTDOWN_QUIT_TIMEOUT"] = "45"
         withEnvironment["QUIESCE_SHUTDOWN_ANSWER_TIMEOUT"] = "0"
         withEnvironment["QUIESCE_SYNC_NAS_ROOT"] = "/mnt/other"
         withEnvironment["QUIESCE_SYNC_REQUIRE_MOUNT"] = "no"
+        withEnvironment["QUIESCE_SYNC_ON_CONFLICT"] = "Replace"
         let fromEnvironment = try await AgentConfiguration.load(environment: withEnvironment)
         #expect(fromEnvironment.shutdown.quitTimeout == .seconds(45))
         #expect(fromEnvironment.shutdown.answerTimeout == .zero)
         #expect(fromEnvironment.nasRoot == "/mnt/other")
         #expect(fromEnvironment.requireMount == false)
+        #expect(fromEnvironment.onConflict == .replace)
         #expect(fromEnvironment.syncConcurrency == 4, "what the environment does not set still comes from the file")
 
         let fromFlags = try await AgentConfiguration.load(flags: [.quitTimeout: "10", .answerTimeout: "3.5", .storePath: "/tmp/x.db"], environment: withEnvironment)
@@ -80,6 +86,7 @@ struct ConfigurationTests {
             ([.syncConcurrency: "0"], "sync.concurrency"),
             ([.nasRoot: "relative/dir"], "sync.nas_root"),
             ([.requireMount: "sometimes"], "sync.require_mount"),
+            ([.onConflict: "overwrite"], "sync.on_conflict"),
             ([.sessionManager: "gnome"], "desktop.session_manager"),
             ([.storePath: "agent.db"], "store.path"),
         ]
