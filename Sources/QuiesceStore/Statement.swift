@@ -33,6 +33,34 @@ final class Statement {
         case real(Double)
     }
 
+    /// Binds text to parameter `index` (1-based) without building a ``Value``: the string's own
+    /// UTF-8 where it has it, SQLite copying it (transient). An empty string still needs a
+    /// pointer: a null one binds NULL.
+    func bind(text: String, at index: Int32) throws(DatabaseError) {
+        var text = text
+        let result = text.withUTF8 { buffer in
+            guard let base = buffer.baseAddress, !buffer.isEmpty else {
+                return quiesce_sqlite3_bind_text_transient(handle, index, "", 0)
+            }
+            return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                quiesce_sqlite3_bind_text_transient(handle, index, $0, Int32(buffer.count))
+            }
+        }
+        guard result == SQLITE_OK else { throw database.error(result, sql: sql) }
+    }
+
+    func bind(integer: Int64, at index: Int32) throws(DatabaseError) {
+        let result = sqlite3_bind_int64(handle, index, integer)
+        guard result == SQLITE_OK else { throw database.error(result, sql: sql) }
+    }
+
+    /// Steps a statement that returns no rows, and resets it: the hot path of a batch insert,
+    /// with the parameters bound one by one beforehand (no array of values per row).
+    func runBound() throws(DatabaseError) {
+        defer { sqlite3_reset(handle) }
+        _ = try step()
+    }
+
     /// Resets the statement and binds `values` to its parameters, in order.
     func bind(_ values: [Value]) throws(DatabaseError) {
         sqlite3_reset(handle)
@@ -47,17 +75,9 @@ final class Statement {
                 result = sqlite3_bind_int64(handle, index, number)
             case .real(let number):
                 result = sqlite3_bind_double(handle, index, number)
-            case .text(var text):
-                // The string's own UTF-8 where it has it (no copy), SQLite copying it (transient).
-                // An empty one still needs a pointer: a null one binds NULL.
-                result = text.withUTF8 { buffer in
-                    guard let base = buffer.baseAddress, !buffer.isEmpty else {
-                        return quiesce_sqlite3_bind_text_transient(handle, index, "", 0)
-                    }
-                    return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                        quiesce_sqlite3_bind_text_transient(handle, index, $0, Int32(buffer.count))
-                    }
-                }
+            case .text(let text):
+                try bind(text: text, at: index)
+                continue
             case .blob(let bytes):
                 result = bytes.withUnsafeBytes { raw in
                     quiesce_sqlite3_bind_blob_transient(handle, index, raw.baseAddress, Int32(raw.count))

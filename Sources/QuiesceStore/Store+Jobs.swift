@@ -17,23 +17,33 @@ extension Store {
     /// into its own subfolder. Same validation and promise as ``enqueue(sources:destination:)``.
     public func enqueue(files: [(source: String, destination: String)]) throws(StoreError) -> [Int64] {
         guard !files.isEmpty else { return [] }
-        var rows: [(source: String, destination: String)] = []
-        rows.reserveCapacity(files.count)
-        var checked: [String: String] = [:]
+        // Checked before anything is written; a destination once per run of equal ones (a
+        // folder's files come grouped by subfolder).
+        var destinations: [String] = []
+        destinations.reserveCapacity(files.count)
+        var last: (given: String, valid: String)?
         for (source, destination) in files {
             try Self.validateSource(source)
-            if checked[destination] == nil { checked[destination] = try Self.validDestination(destination) }
-            rows.append((source, checked[destination]!))
+            if last?.given != destination { last = (destination, try Self.validDestination(destination)) }
+            destinations.append(last!.valid)
         }
         let time = now()
         return try write { database in
             try database.transaction {
                 let insert = try database.statement(
                     "INSERT INTO jobs (source, destination, next_attempt_at, enqueued_at, updated_at) VALUES (?, ?, 0, ?, ?)")
+                try insert.bind(integer: time, at: 3)
+                try insert.bind(integer: time, at: 4)
                 var ids: [Int64] = []
-                ids.reserveCapacity(rows.count)
-                for (source, destination) in rows {
-                    try insert.run([.text(source), .text(destination), .integer(time), .integer(time)])
+                ids.reserveCapacity(files.count)
+                var bound: String?
+                for (index, file) in files.enumerated() {
+                    try insert.bind(text: file.source, at: 1)
+                    if bound != destinations[index] {
+                        try insert.bind(text: destinations[index], at: 2)
+                        bound = destinations[index]
+                    }
+                    try insert.runBound()
                     ids.append(database.lastInsertRowID)
                 }
                 return ids
