@@ -273,11 +273,9 @@ public final class AgentService: Component, Sendable {
                 })
             }
         }
-        let queued = (try? result.get().ids.count) ?? 0
-        if queued > 0 || (try? result.get()) == nil {
-            worker.wake()
-            refreshJobCounts()
-        }
+        // Also after a failure: a walk cut short keeps the transactions it committed.
+        worker.wake()
+        refreshJobCounts()
         let (ids, skipped) = try result.get()
         logger.info("queued \(ids.count) file(s) for \(destination.isEmpty ? "the NAS root" : destination)\(skipped > 0 ? ", \(skipped) skipped" : "")")
         return [.array(element: "t", ids.map { .uint64(UInt64($0)) })]

@@ -34,14 +34,20 @@ public struct SpawnError: Error, Sendable, Hashable, CustomStringConvertible {
 /// written once.
 public enum Spawn {
     /// Starts `executable` with `arguments`; returns its pid.
-    /// - Parameter searchPath: look `executable` up in `PATH` (a command typed by a user).
+    /// - Parameters:
+    ///   - environment: the child's environment; `nil` hands it this process's own as it is
+    ///     (no copy: the sync worker starts a copier this way for every file).
+    ///   - searchPath: look `executable` up in `PATH` (a command typed by a user).
     public static func start(
-        _ executable: String, _ arguments: [String], environment: [String: String],
+        _ executable: String, _ arguments: [String], environment: [String: String]?,
         stdin: ChildStream = .devNull, stdout: ChildStream = .devNull, stderr: ChildStream = .devNull, searchPath: Bool = false
     ) throws(SpawnError) -> Int32 {
         var pid: pid_t = 0
         let result = withCStrings([executable] + arguments) { argv in
-            withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
+            guard let environment else {
+                return quiesce_spawn(&pid, executable, argv, environ, stdin.code, stdout.code, stderr.code, searchPath ? 1 : 0)
+            }
+            return withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
                 quiesce_spawn(&pid, executable, argv, envp, stdin.code, stdout.code, stderr.code, searchPath ? 1 : 0)
             }
         }

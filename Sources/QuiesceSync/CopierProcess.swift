@@ -36,37 +36,14 @@ final class CopierProcess: Sendable {
         executable: String, request: CopierRequest, abort: AbortFlag, grace: Duration, timeout: Duration?
     ) async -> CopierReply {
         if abort.isRaised { return .failed(.aborted) }
-        let child: CopierProcess
-        let output: Int32
+        let started: (pid: Int32, input: Int32, output: Int32)
         do {
-            let stdin = try Spawn.pipe()
-            let stdout: (read: Int32, write: Int32)
-            do {
-                stdout = try Spawn.pipe()
-            } catch {
-                close(stdin.read)
-                close(stdin.write)
-                throw error
-            }
-            defer {
-                close(stdin.read)
-                close(stdout.write)
-            }
-            let pid: Int32
-            do {
-                pid = try Spawn.start(
-                    executable, request.arguments, environment: currentEnvironment(),
-                    stdin: .descriptor(stdin.read), stdout: .descriptor(stdout.write), stderr: .inherit)
-            } catch {
-                close(stdin.write)
-                close(stdout.read)
-                throw error
-            }
-            child = CopierProcess(pid: pid, input: stdin.write)
-            output = stdout.read
+            started = try spawn(executable, request.arguments)
         } catch {
-            return .failed(.copierFailed(reason: "\(error)"))
+            return .failed(.copierFailed(reason: error.description))
         }
+        let child = CopierProcess(pid: started.pid, input: started.input)
+        let output = started.output
         return await withCheckedContinuation { continuation in
             child.state.withLock { $0.continuation = continuation }
             DispatchQueue(label: "io.github.quiesce.copier.\(child.pid)").async {
@@ -78,6 +55,27 @@ final class CopierProcess: Sendable {
                     child.abandon(answer: .failed(.nasNotAnswering(path: request.root, seconds: Int(timeout.components.seconds))))
                 }
             }
+        }
+    }
+
+    /// Starts the child with a pipe on its standard input and one on its output (its standard
+    /// error stays ours: the journal); returns its pid and our ends of the pipes. A wrapper such
+    /// as `strace` finds its program on our `PATH`: the child gets this process's environment.
+    private static func spawn(_ executable: String, _ arguments: [String]) throws(SpawnError) -> (pid: Int32, input: Int32, output: Int32) {
+        let stdin = try Spawn.pipe()
+        var opened = [stdin.read, stdin.write]
+        do {
+            let stdout = try Spawn.pipe()
+            opened += [stdout.read, stdout.write]
+            let pid = try Spawn.start(
+                executable, arguments, environment: nil, stdin: .descriptor(stdin.read), stdout: .descriptor(stdout.write),
+                stderr: .inherit)
+            close(stdin.read)
+            close(stdout.write)
+            return (pid, stdin.write, stdout.read)
+        } catch {
+            for descriptor in opened { close(descriptor) }
+            throw error
         }
     }
 
@@ -157,18 +155,4 @@ extension Duration {
         let (seconds, attoseconds) = components
         return .milliseconds(Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000))
     }
-}
-
-/// This process's environment, for the child (a wrapper such as `strace` finds its program on `PATH`).
-func currentEnvironment() -> [String: String] {
-    var environment: [String: String] = [:]
-    var entry = environ
-    while let pointer = entry.pointee {
-        let text = String(cString: pointer)
-        if let equals = text.firstIndex(of: "=") {
-            environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
-        }
-        entry += 1
-    }
-    return environment
 }

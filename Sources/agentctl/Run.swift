@@ -46,7 +46,7 @@ struct Run: AsyncParsableCommand {
         let child: Int32
         do {
             child = try Spawn.start(
-                command[0], Array(command.dropFirst()), environment: ProcessInfo.processInfo.environment,
+                command[0], Array(command.dropFirst()), environment: nil,
                 stdin: .inherit, stdout: .inherit, stderr: .inherit, searchPath: true)
         } catch {
             print(error: "cannot run \(command[0]): \(String(cString: strerror(error.code)))")

@@ -14,17 +14,9 @@ public final class NetworkNAS: @unchecked Sendable {
 
     public init() async throws {
         directory = TemporaryDirectory("quiesce-nas")
-        let started = try await Self.script.run("start", in: directory)
-        guard started.status == 0 else {
-            throw PeerMissing(what: "a NAS on sshfs over sshd on 127.0.0.1 (scripts/rig/nas-sshfs.sh start failed: \(started.output))")
-        }
-        var values: [String: String] = [:]
-        for line in started.output.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
-        }
-        guard let mount = values["NAS_MOUNT"], let export = values["NAS_EXPORT"] else {
-            throw PeerMissing(what: "the sshfs rig's mount (it printed: \(started.output))")
+        let environment = try await Self.script.start(in: directory, what: "a NAS on sshfs over sshd on 127.0.0.1")
+        guard let mount = environment["NAS_MOUNT"], let export = environment["NAS_EXPORT"] else {
+            throw PeerMissing(what: "the sshfs rig's mount (its env file: \(directory.file("env")))")
         }
         self.mount = mount
         self.export = export

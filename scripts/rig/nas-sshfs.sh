@@ -4,8 +4,9 @@
 #
 #   scripts/rig/nas-sshfs.sh check                what is missing (exit 1 if anything is)
 #   scripts/rig/nas-sshfs.sh start DIR            start the server, mount its disk; prints (and writes to
-#                                                 DIR/env) NAS_MOUNT, NAS_EXPORT, NAS_PORT, NAS_SSHD_PID,
-#                                                 NAS_SSHFS_PID lines; a no-op printing them if it runs
+#                                                 DIR/env, to be sourced like the other rigs') exports of
+#                                                 NAS_MOUNT, NAS_EXPORT, NAS_PORT, NAS_SSHD_PID and
+#                                                 NAS_SSHFS_PID; a no-op printing them if it runs
 #   scripts/rig/nas-sshfs.sh hang DIR             SIGSTOP the sftp-server behind the mount: the connection
 #                                                 stays up (sshd answers keepalives), no request is answered
 #   scripts/rig/nas-sshfs.sh unhang DIR           SIGCONT it: the requests waiting are answered
@@ -316,11 +317,12 @@ mount_nas() {
 write_env() {
     local dir=$1
     {
-        echo "NAS_MOUNT=$dir/mnt"
-        echo "NAS_EXPORT=$dir/export"
-        echo "NAS_PORT=$(cat "$dir/port")"
-        echo "NAS_SSHD_PID=$(pid_of "$dir" sshd)"
-        echo "NAS_SSHFS_PID=$(pid_of "$dir" sshfs)"
+        echo "# The network NAS rig in $dir. Source this; stop it with: $self stop $dir"
+        echo "export NAS_MOUNT='$dir/mnt'"
+        echo "export NAS_EXPORT='$dir/export'"
+        echo "export NAS_PORT='$(cat "$dir/port")'"
+        echo "export NAS_SSHD_PID='$(pid_of "$dir" sshd)'"
+        echo "export NAS_SSHFS_PID='$(pid_of "$dir" sshfs)'"
     } >"$dir/env.new"
     mv "$dir/env.new" "$dir/env"
 }
