@@ -20,6 +20,9 @@ final class CopierProcess: Sendable {
         var answer: CopierReply?
         var exited = false
         var inputOpen = true
+        /// We told it to stop: an end without an answer (killed by the `SIGTERM` before its
+        /// handler was set) is the stop, not a failed copy.
+        var stopping = false
     }
 
     private let pid: Int32
@@ -95,13 +98,17 @@ final class CopierProcess: Sendable {
         state.withLock { $0.exited = true }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let stopped = state.withLock { $0.stopping }
         let reply = CopierReply(decoding: bytes)
-            ?? .failed(.copierFailed(reason: "it ended (exit status \(Spawn.exitCode(fromWaitStatus: status))) without saying how the copy went"))
+            ?? (stopped
+                ? .failed(.aborted)
+                : .failed(.copierFailed(reason: "it ended (exit status \(Spawn.exitCode(fromWaitStatus: status))) without saying how the copy went")))
         finish(reply)
     }
 
     /// Asks the child to stop; kills and abandons it if it has not within `grace`.
     private func stop(grace: Duration) {
+        state.withLock { $0.stopping = true }
         send(SIGTERM)
         DispatchQueue.global().asyncAfter(deadline: .now() + grace.dispatchInterval) {
             self.abandon(answer: .failed(.aborted))

@@ -82,8 +82,14 @@ struct CopierProcessTests {
         let copier = self.copier
         let stuck = request(temp.file("src/stuck.fifo"))
         async let reply = copier.run(stuck, abort: abort)
-        try await eventually("the child is blocked opening the FIFO") { childPIDs(of: getpid(), named: "quiesce-copy").count == 1 }
-        let pid = childPIDs(of: getpid(), named: "quiesce-copy")[0]
+        // This test's copier is the child of ours whose arguments name this FIFO (other tests of
+        // the same process start copiers of their own meanwhile).
+        var found: Int32?
+        try await eventually("the child is blocked opening the FIFO") {
+            found = childPID(of: getpid(), withArgument: temp.file("src/stuck.fifo"))
+            return found != nil
+        }
+        let pid = try #require(found)
         abort.raise()
         #expect(await reply == .failed(.aborted))
         try await eventually("the child is gone") { kill(pid, 0) != 0 }
@@ -127,15 +133,16 @@ struct CopierProcessTests {
     }
 }
 
-/// The pids of `parent`'s children whose command is `name`.
-func childPIDs(of parent: Int32, named name: String) -> [Int32] {
-    directoryEntries("/proc").compactMap(Int32.init).filter { pid in
+/// The pid of a child of `parent` one of whose arguments is `argument`, if one runs now.
+func childPID(of parent: Int32, withArgument argument: String) -> Int32? {
+    directoryEntries("/proc").compactMap(Int32.init).first { pid in
         guard let stat = readFile("/proc/\(pid)/stat").map({ String(decoding: $0, as: UTF8.self) }),
-            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+            let close = stat.lastIndex(of: ")"),
+            let arguments = readFile("/proc/\(pid)/cmdline")
         else { return false }
-        let command = stat[stat.index(after: open)..<close]
         let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-        return command == name && fields.count > 1 && Int32(fields[1]) == parent
+        return fields.count > 1 && Int32(fields[1]) == parent
+            && arguments.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == argument }
     }
 }
 
