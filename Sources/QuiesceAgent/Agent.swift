@@ -128,6 +128,7 @@ public enum Agent {
             Task { await coordinator.trigger(.force) }
         }
 
+        let damage = StoreDamage()
         let result = await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var checkpointed = false
@@ -140,6 +141,14 @@ public enum Agent {
                         if !checkpointed {
                             checkpointed = true
                             try? store.checkpoint()
+                            // After a clean stop the start did not read the whole file: it is
+                            // read now, at idle priority. Damage stops the agent as it would
+                            // have stopped the start (exit 1, the file moved aside).
+                            store.verifyInBackground { error in
+                                logger.critical("\(error)")
+                                damage.record()
+                                Task { await coordinator.trigger(.force) }
+                            }
                         }
                     }
                 }
@@ -203,7 +212,7 @@ public enum Agent {
         case .forced(let interrupted): logger.notice("stopped by force; interrupted: \(interrupted.map { "\($0.source) \($0.count)" }.joined(separator: ", ")); the queue resumes at next start")
         case .failedToStart(let component, let error): logger.critical("could not start (\(component)): \(error)")
         }
-        return result.outcome.exitStatus
+        return damage.happened ? 1 : result.outcome.exitStatus
     }
 
     /// SIGHUP: re-reads the configuration and applies what can change while running (windows,
@@ -222,6 +231,13 @@ public enum Agent {
             logger.error("configuration not reloaded, keeping the current one: \(error)")
         }
     }
+}
+
+/// Whether the background check found the database damaged (the run then ends with exit 1).
+final class StoreDamage: Sendable {
+    private let flag = Atomic(false)
+    func record() { flag.store(true, ordering: .relaxed) }
+    var happened: Bool { flag.load(ordering: .relaxed) }
 }
 
 /// The latest snapshots of both work sources, joined as the prompt lists them: sessions, then

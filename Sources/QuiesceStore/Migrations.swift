@@ -73,6 +73,29 @@ enum Migrations {
             PRIMARY KEY (root, directory, source)
         ) WITHOUT ROWID;
         """,
+        // 6: the number of jobs in each state, kept as the rows change, so a start (and every
+        // status) reads five rows instead of counting a queue that may hold a million jobs.
+        // Changes of state and deletions keep it by trigger; inserts add their number once a
+        // transaction in `Store.enqueue` (a trigger a row cost a quarter of a batch insert's time).
+        """
+        CREATE TABLE job_counts (
+            state TEXT PRIMARY KEY,
+            n INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO job_counts (state, n)
+            SELECT name, (SELECT count(*) FROM jobs WHERE jobs.state = name)
+            FROM (SELECT 'queued' AS name UNION ALL SELECT 'in_flight' UNION ALL SELECT 'done'
+                  UNION ALL SELECT 'failed' UNION ALL SELECT 'cancelled');
+        CREATE TRIGGER job_counts_on_update AFTER UPDATE OF state ON jobs WHEN old.state IS NOT new.state
+        BEGIN
+            UPDATE job_counts SET n = n - 1 WHERE state = old.state;
+            UPDATE job_counts SET n = n + 1 WHERE state = new.state;
+        END;
+        CREATE TRIGGER job_counts_on_delete AFTER DELETE ON jobs
+        BEGIN
+            UPDATE job_counts SET n = n - 1 WHERE state = old.state;
+        END;
+        """,
     ]
 
     static var latest: Int { steps.count }

@@ -9,11 +9,14 @@ final class AgentProcess: @unchecked Sendable {
     // Safe: set once in init.
     let pid: pid_t
     let home: String
+    /// From the spawn to the bus announcing the agent as the owner of its name.
+    let startup: Duration
 
     /// Starts agentd and returns once it owns its name.
     /// - Parameter systemBus: the rig's system bus (with logind), or nil for none.
-    init(sessionBus: String, systemBus: String?, control: BusConnection, arguments: [String] = []) async throws {
-        home = try scratchDirectory("agent-\(UUID().uuidString.prefix(8))")
+    /// - Parameter home: the agent's home (its database under `.local/state/quiesce`); a new one by default.
+    init(sessionBus: String, systemBus: String?, control: BusConnection, arguments: [String] = [], home given: String? = nil) async throws {
+        home = try given ?? scratchDirectory("agent-\(UUID().uuidString.prefix(8))")
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("QUIESCE_") && !$0.key.hasPrefix("XDG_") }
         environment["HOME"] = home
         environment["DBUS_SESSION_BUS_ADDRESS"] = sessionBus
@@ -22,14 +25,32 @@ final class AgentProcess: @unchecked Sendable {
         let executable = Self.sibling("agentd")
         let log = open(home + "/agentd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         defer { close(log) }
+        // Subscribed before the spawn, so the announcement cannot be missed.
+        let owners = try await control.signals(matching: MatchRule(
+            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
+            path: "/org/freedesktop/DBus", arg0: AgentInterface.busName))
+        let clock = ContinuousClock()
+        let start = clock.now
         let pid = try spawn(executable, arguments, environment: environment, output: .descriptor(log), error: .descriptor(log))
         self.pid = pid
-        for _ in 0..<1000 {
-            if (try? await control.nameOwner(AgentInterface.busName)) ?? nil != nil { return }
-            try await Task.sleep(for: .milliseconds(5))
+        let home = self.home
+        startup = try await withThrowingTaskGroup(of: Duration.self) { group in
+            group.addTask {
+                for await message in owners {
+                    if let arguments = try? message.arguments(), arguments.count == 3, arguments[2].string?.isEmpty == false {
+                        return start.duration(to: clock.now)
+                    }
+                }
+                throw CancellationError()
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(30))
+                kill(pid, SIGKILL)
+                throw BenchmarkError(message: "agentd did not take its name within 30 s; its log is in \(home)/agentd.log")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
         }
-        kill(pid, SIGKILL)
-        throw BenchmarkError(message: "agentd did not take its name within 5 s; its log is in \(home)/agentd.log")
     }
 
     /// Waits for the agent to exit, off the Swift pool; returns its exit status.

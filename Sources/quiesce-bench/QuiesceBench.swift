@@ -22,7 +22,7 @@ struct QuiesceBench {
         let roundTripBaseline = value("--dbus-baseline") ?? ".build/bench/dbus_roundtrip"
         let environment = ProcessInfo.processInfo.environment
 
-        // `--only idle|enqueue|copy|folder|dbus|logind|agent|scale|footprint` runs one group, to look at it closely.
+        // `--only idle|enqueue|copy|folder|dbus|logind|agent|startup|scale|footprint` runs one group, to look at it closely.
         let only = value("--only")
         func wanted(_ group: String) -> Bool { only == nil || only == group }
 
@@ -69,6 +69,11 @@ struct QuiesceBench {
             report.rows.append(try await AgentBenchmarks.agentctlQuit(sessionBus: session, rounds: quick ? 5 : 20))
             report.rows.append(try await AgentBenchmarks.systemDelay(sleep: false, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
             report.rows.append(try await AgentBenchmarks.systemDelay(sleep: true, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
+        }
+        if wanted("startup") {
+            guard let session = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }
+            print("measuring start-up with a big queue…")
+            report.rows.append(try await StartupBenchmark.run(sessionBus: session, jobs: quick ? 100_000 : 1_000_000, rounds: quick ? 3 : 10))
         }
         if wanted("scale") {
             guard let session = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }

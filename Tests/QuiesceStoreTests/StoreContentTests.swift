@@ -207,4 +207,78 @@ struct StoreContentTests {
         #expect(try store.pruneFinished(olderThan: .seconds(5)) == 2)
         #expect(try store.jobs().map(\.id) == [ids[1], ids[3]])
     }
+
+    /// The counts as a full scan sees them, to hold the kept counts against.
+    private func scannedCounts(_ store: Store) throws -> JobCounts {
+        try store.write { database in
+            var counts = JobCounts()
+            _ = try database.statement("SELECT state, count(*) FROM jobs GROUP BY state").rows { row in
+                let count = Int(row.integer(1))
+                switch JobState(rawValue: row.text(0)) {
+                case .queued: counts.queued = count
+                case .inFlight: counts.inFlight = count
+                case .done: counts.done = count
+                case .failed: counts.failed = count
+                case .cancelled: counts.cancelled = count
+                case nil: break
+                }
+            }
+            return counts
+        }
+    }
+
+    @Test("the kept job counts agree with a full count after every kind of change, and across a crash")
+    func keptCountsAgree() throws {
+        let temp = TemporaryDirectory()
+        let path = temp.file("agent.db")
+        let clock = ManualWallClock()
+        do {
+            let crashed = try Store(path: path, instance: "crashed", now: clock.function)
+            _ = try crashed.enqueue(sources: (0..<10).map { "/a/\($0)" }, destination: "")
+            _ = try crashed.claim(limit: 3)
+            #expect(try crashed.jobCounts() == scannedCounts(crashed))
+        }
+        let store = try Store(path: path, instance: "next", now: clock.function)
+        #expect(try store.recoverInterruptedJobs().count == 3)
+        var expected = try scannedCounts(store)
+        #expect(try store.jobCounts() == expected)
+        #expect(expected.queued == 10)
+        let ids = try store.enqueue(files: [("/b/1", "x"), ("/b/2", "y/z")])
+        let claimed = try store.claim(limit: 6).map(\.id)
+        try store.complete(id: claimed[0], size: 1, checksum: "c")
+        try store.complete(id: claimed[1], size: 1, checksum: "c", outcome: "identical")
+        _ = try store.recordFailure(id: claimed[2], error: "e", retryable: false, policy: RetryPolicy())
+        _ = try store.recordFailure(id: claimed[3], error: "e", retryable: true, policy: RetryPolicy())
+        try store.requeue(id: claimed[4])
+        try store.postpone(id: claimed[5], reason: "NAS away")
+        try store.cancel(id: ids[0])
+        try store.retry(id: claimed[2])
+        try store.retry(id: ids[1])  // queued already: no change of state
+        #expect(throws: StoreError.self) { try store.retry(id: claimed[0]) }
+        expected = try scannedCounts(store)
+        #expect(try store.jobCounts() == expected)
+        #expect(expected.done == 2 && expected.cancelled == 1)
+        clock.advance(milliseconds: 10_000)
+        #expect(try store.pruneFinished(olderThan: .seconds(5)) == 3)
+        #expect(try store.jobCounts() == scannedCounts(store))
+        #expect(try store.jobCounts().done == 0)
+    }
+
+    @Test("a queue from before the kept counts (schema 5) is counted once when migrated")
+    func countsAreFilledByTheMigration() throws {
+        let temp = TemporaryDirectory()
+        let path = temp.file("agent.db")
+        do {
+            let database = try Database(path: path, create: true)
+            try Migrations.migrate(database, upTo: 5)
+            try database.execute("""
+                INSERT INTO jobs (source, destination, state, enqueued_at, updated_at) VALUES
+                ('/a', '', 'queued', 1, 1), ('/b', '', 'queued', 1, 1), ('/c', '', 'done', 1, 1), ('/d', '', 'failed', 1, 1)
+                """)
+        }
+        let store = try Store(path: path)
+        let counts = try store.jobCounts()
+        #expect(try counts == scannedCounts(store))
+        #expect(counts.queued == 2 && counts.done == 1 && counts.failed == 1 && counts.inFlight == 0)
+    }
 }

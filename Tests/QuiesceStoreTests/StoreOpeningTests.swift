@@ -60,26 +60,110 @@ struct StoreOpeningTests {
         #expect(thrown?.description.contains("moved aside to \(movedTo)") == true)
     }
 
-    @Test("a database whose pages are damaged fails integrity_check and is moved aside")
-    func damagedPagesAreDetected() throws {
-        let temp = TemporaryDirectory()
+    /// A store with 2,000 jobs, checkpointed; returns its path.
+    private func filledStore(_ temp: TemporaryDirectory, closing: Bool) throws -> (path: String, open: Store?) {
         let path = temp.file("agent.db")
-        do {
-            let store = try Store(path: path)
-            _ = try store.enqueue(sources: (0..<2000).map { "/data/file-\($0).bin" }, destination: "backup")
-            try store.checkpoint()
-        }
-        // Overwrite the middle of the file: the header stays valid, the b-tree pages do not.
+        let store = try Store(path: path)
+        _ = try store.enqueue(sources: (0..<2000).map { "/data/file-\($0).bin" }, destination: "backup")
+        try store.checkpoint()
+        if closing { return (path, nil) }
+        return (path, store)
+    }
+
+    /// Overwrites the middle of the file: the header stays valid, the b-tree pages do not.
+    private func damagePages(_ path: String) throws {
         var bytes = try #require(readFile(path))
         #expect(bytes.count > 16384)
         for index in 8192..<(bytes.count - 4096) { bytes[index] = 0xA5 }
         writeFile(path, bytes)
+    }
+
+    @Test("after an unclean stop (its log left behind) damaged pages fail integrity_check at open and the file is moved aside")
+    func damagedPagesAreDetectedAfterACrash() throws {
+        let temp = TemporaryDirectory()
+        let (path, open) = try filledStore(temp, closing: false)
+        // A crash image: the file and its (checkpointed, empty) log as a killed agent leaves them.
+        let crashed = temp.file("crashed.db")
+        writeFile(crashed, try #require(readFile(path)))
+        writeFile(crashed + "-wal", try #require(readFile(path + "-wal")))
+        _ = open
+        try damagePages(crashed)
         #expect {
-            _ = try Store(path: path)
+            _ = try Store(path: crashed)
         } throws: { error in
             if case .corrupt = error as? StoreError { true } else { false }
         }
-        #expect(!exists(path))
+        #expect(!exists(crashed))
+    }
+
+    @Test("after a clean close the start does not read the whole file; the background check finds damaged pages, closes the store and moves the file aside")
+    func damagedPagesAreDetectedInTheBackground() async throws {
+        let temp = TemporaryDirectory()
+        let (path, _) = try filledStore(temp, closing: true)
+        #expect(!exists(path + "-wal"), "SQLite removed the log at the clean close")
+        try damagePages(path)
+        let store = try Store(path: path)
+        #expect(!store.checkedAtOpen)
+        let found: StoreError = await withCheckedContinuation { continuation in
+            store.verifyInBackground { error in continuation.resume(returning: error) }
+        }
+        guard case .corrupt(let reported, let movedTo, let detail) = found else {
+            Issue.record("expected .corrupt, got \(found)")
+            return
+        }
+        #expect(reported == path)
+        #expect(!detail.isEmpty)
+        #expect(!exists(path), "moved aside")
+        #expect(exists(movedTo))
+        #expect(throws: StoreError.closed) { try store.jobCounts() }
+    }
+
+    @Test("a sound file passes the background check and the store stays usable")
+    func soundFilePassesTheBackgroundCheck() async throws {
+        let temp = TemporaryDirectory()
+        let (path, _) = try filledStore(temp, closing: true)
+        let store = try Store(path: path)
+        #expect(!store.checkedAtOpen)
+        store.verifyInBackground { error in Issue.record("a sound file reported damaged: \(error)") }
+        // The check is interrupted by a checkpoint and started again; it must still end.
+        try store.checkpoint()
+        try await eventually("the background check finished") { !store.backgroundCheckPending }
+        #expect(try store.jobCounts().queued == 2000)
+        #expect(exists(path))
+    }
+
+    @Test("a close while the background check reads leaves no log behind, so the next start is not taken for a crash")
+    func closeDuringTheCheckIsClean() async throws {
+        let temp = TemporaryDirectory()
+        let path = temp.file("agent.db")
+        do {
+            let store = try Store(path: path)
+            _ = try store.enqueue(files: (0..<200_000).map { (source: "/data/some/folder/file-\($0).bin", destination: "backup/\($0 / 1000)") })
+        }
+        do {
+            let store = try Store(path: path)
+            store.verifyInBackground { error in Issue.record("a sound file reported damaged: \(error)") }
+            try await eventually("the check is reading") { store.backgroundCheckReading }
+            store.close()
+        }
+        #expect(!exists(path + "-wal"), "the agent's connection was the last one: SQLite removed the log")
+        #expect(try !Store(path: path).checkedAtOpen)
+    }
+
+    @Test("a crash image is checked at open; a clean close is not")
+    func whenTheFullCheckRuns() throws {
+        let temp = TemporaryDirectory()
+        let crashed = temp.file("crashed.db")
+        let path: String
+        do {
+            let (filled, open) = try filledStore(temp, closing: false)
+            path = filled
+            writeFile(crashed, try #require(readFile(path)))
+            writeFile(crashed + "-wal", try #require(readFile(path + "-wal")))
+            _ = open
+        }
+        #expect(try Store(path: crashed).checkedAtOpen)
+        #expect(try !Store(path: path).checkedAtOpen)
     }
 
     @Test("an older schema is migrated forward and keeps its rows")
