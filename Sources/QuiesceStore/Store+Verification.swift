@@ -8,9 +8,10 @@ import Synchronization
 /// with a million jobs that took 2.9 s. The check still runs, on a thread of its own at idle
 /// priority (`SCHED_IDLE`, which Linux also gives the idle I/O class), on a read-only connection
 /// of its own, so it takes no lock the agent needs and yields the CPU and the disk to anything
-/// else. When it finds damage, the store closes its connection (every later call fails
-/// ``StoreError/closed``), moves the file aside as a failed open would, and says so to the handler:
-/// the agent then stops, like a start that found the file damaged.
+/// else. When it finds damage — or any call meets a damaged page first — the store closes its
+/// connection (every later call fails ``StoreError/closed``), moves the file aside as a failed
+/// open would, and says so to the handler: the agent then stops, like a start that found the file
+/// damaged.
 extension Store {
     /// Checks the whole file in the background unless it was checked at open; `onDamage` is called
     /// (on the checking thread) at most once, with ``StoreError/corrupt(path:movedTo:detail:)``.
@@ -107,34 +108,44 @@ extension Store {
         }
         let outcome: Result<String, DatabaseError>
         do { outcome = .success(try Self.integrityProblems(handle)) } catch { outcome = .failure(error) }
-        let report: (@Sendable (StoreError) -> Void)? = backgroundCheck.withLock { check in
+        let damaged = backgroundCheck.withLock { check -> Bool in
             check.reader = nil
             sqlite3_close_v2(handle)
-            guard check.generation == generation else { return nil }
+            guard check.generation == generation else { return false }
             check.running = false
             switch outcome {
-            case .success(let problems) where problems.isEmpty:
+            case .success(let problems):
                 check.ended = true
-                return nil
-            case .success:
-                check.ended = true
-                return check.onDamage
-            case .failure(let error) where error.meansCorruption:
-                check.ended = true
-                return check.onDamage
-            case .failure:
-                // Interrupted, or the file busy: not a verdict on the file.
-                return nil
+                return !problems.isEmpty
+            case .failure(let error):
+                // Interrupted, or the file busy, is not a verdict on the file.
+                if error.meansCorruption { check.ended = true }
+                return error.meansCorruption
             }
         }
-        guard let report else { return }
-        let detail: String
+        guard damaged else { return }
         switch outcome {
-        case .success(let problems): detail = problems
-        case .failure(let error): detail = error.message
+        case .success(let problems): _ = reportDamage(problems)
+        case .failure(let error): _ = reportDamage(error.message)
         }
-        connection.withLock { $0 = nil }
-        report(Self.moveAside(path, detail: detail))
+    }
+
+    /// The file is damaged: closes the connection (later calls fail ``StoreError/closed``), moves
+    /// the file aside and tells the handler, once. Returns what to throw.
+    func reportDamage(_ detail: String) -> StoreError {
+        let first = connection.withLock { database -> Bool in
+            defer { database = nil }
+            return database != nil
+        }
+        guard first else { return .closed }
+        let error = Self.moveAside(path, detail: detail)
+        let handler = backgroundCheck.withLock { check in
+            defer { check.onDamage = nil }
+            check.ended = true
+            return check.onDamage
+        }
+        handler?(error)
+        return error
     }
 
     /// What `integrity_check` found: empty when the file is sound, else its first three findings.

@@ -95,6 +95,10 @@ public final class Store: Sendable {
             }
         } catch let error as StoreError {
             throw error
+        } catch let error as DatabaseError where error.meansCorruption {
+            // Never served on: the check in the background stops, the file goes aside.
+            stopBackgroundCheck(forGood: true)
+            throw reportDamage(error.message)
         } catch let error as DatabaseError {
             throw StoreError(error, path: path)
         } catch {

@@ -1,6 +1,7 @@
 import Foundation
 import QuiesceDBus
 import QuiesceInterface
+import QuiesceStore
 import QuiesceTestSupport
 import Testing
 
@@ -42,6 +43,28 @@ struct AgentLifecycleTests {
         #expect(harness.log.contains("is damaged"), "\(harness.log)")
         let moved = try FileManager.default.contentsOfDirectory(atPath: harness.home.file("state/quiesce")).filter { $0.hasPrefix("agent.db.corrupt-") }
         #expect(moved.count == 1)
+        #expect(try await session.nameOwnerless(), "nothing was left on the bus")
+    }
+
+    @Test("a database damaged after a clean stop (not checked at open): exit 1 saying what happened; the file is moved aside")
+    func damagedAfterACleanStop() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        do {
+            let store = try Store(path: harness.databasePath)
+            _ = try store.enqueue(sources: (0..<5000).map { "/data/folder/file-\($0).bin" }, destination: "backup")
+            try store.checkpoint()
+        }
+        #expect(!FileManager.default.fileExists(atPath: harness.databasePath + "-wal"), "a clean close")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: harness.databasePath))
+        for index in 16384..<(bytes.count - 4096) { bytes[index] = 0xA5 }
+        try bytes.write(to: URL(fileURLWithPath: harness.databasePath))
+        let agent = try await harness.start(waitUntilRunning: false)
+        #expect(await agent.exitStatus() == 1)
+        #expect(harness.log.contains("is damaged"), "\(harness.log)")
+        let moved = try FileManager.default.contentsOfDirectory(atPath: harness.home.file("state/quiesce")).filter { $0.hasPrefix("agent.db.corrupt-") }
+        #expect(moved.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: harness.databasePath))
         #expect(try await session.nameOwnerless(), "nothing was left on the bus")
     }
 
