@@ -49,7 +49,10 @@ let package = Package(
         // posix_spawn with a clean signal mask and no inherited descriptors: `agentctl run`'s
         // command and the test rig's peers.
         .target(name: "CSpawn"),
-        .target(name: "QuiesceSpawn", dependencies: ["CSpawn"]),
+        .target(name: "QuiesceSpawn", dependencies: ["CSpawn", "QuiesceThreads"]),
+        // Threads, executors and signals of our own instead of libdispatch, whose worker pool wakes
+        // an idle process once a second.
+        .target(name: "QuiesceThreads"),
         // One file copied durably into the NAS root, and the child process that does it for the
         // agent (quiesce-copy): no store, no logging, so the child starts light.
         .target(name: "QuiesceCopy", dependencies: ["CFileSystem"]),
@@ -57,6 +60,7 @@ let package = Package(
         .target(
             name: "QuiesceSync",
             dependencies: [
+                "QuiesceThreads",
                 "QuiesceCopy",
                 "QuiesceSpawn",
                 "QuiesceCore",
@@ -72,6 +76,7 @@ let package = Package(
         .target(
             name: "QuiesceDBus",
             dependencies: [
+                "QuiesceThreads",
                 "CDBus",
                 "QuiesceCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -96,6 +101,7 @@ let package = Package(
         .target(
             name: "QuiesceAgent",
             dependencies: [
+                "QuiesceThreads",
                 "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -111,6 +117,7 @@ let package = Package(
         .executableTarget(
             name: "agentd",
             dependencies: [
+                "QuiesceThreads",
                 "QuiesceAgent", "QuiesceCore", "QuiesceCommandLine", "QuiesceInterface",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -134,7 +141,7 @@ let package = Package(
         // make bench: the baseline of the idle-footprint row (a Swift program that only waits on the bus).
         .executableTarget(
             name: "quiesce-idle-baseline",
-            dependencies: ["QuiesceDBus"]
+            dependencies: ["QuiesceDBus", "QuiesceThreads"]
         ),
         .executableTarget(
             name: "quiesce-sync-probe",
@@ -167,6 +174,10 @@ let package = Package(
         .executableTarget(
             name: "quiesce-torture",
             dependencies: ["QuiesceTorture", "QuiesceTestSupport"]
+        ),
+        .testTarget(
+            name: "QuiesceThreadsTests",
+            dependencies: ["QuiesceThreads"]
         ),
         .testTarget(
             name: "QuiesceStoreTests",

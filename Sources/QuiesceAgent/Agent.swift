@@ -6,8 +6,8 @@ import QuiesceDBus
 import QuiesceInterface
 import QuiesceStore
 import QuiesceSync
+import QuiesceThreads
 import Synchronization
-import UnixSignals
 
 /// `agentd`: the store, the sync worker, the D-Bus service, the logind lock and the prompts, joined
 /// by the shutdown coordinator.
@@ -122,7 +122,15 @@ public enum Agent {
         let sessionChanges = sessions.work.changes()
         let syncChanges = worker.inFlight.changes()
         let departures = try? await session.nameOwnerChanges()
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
+        // Taken by a thread of ours (the caller blocked them in every thread: see agentd's main).
+        let signals: AsyncStream<Int32>
+        do {
+            signals = try SignalWaiter.signals([SIGINT, SIGTERM, SIGHUP])
+        } catch {
+            logger.critical("\(error)")
+            store.close()
+            return 1
+        }
         session.onDisconnect {
             logger.error("the session bus went away; stopping")
             Task { await coordinator.trigger(.force) }
@@ -190,10 +198,10 @@ public enum Agent {
             group.addTask {
                 for await signal in signals {
                     switch signal {
-                    case .sigint:
+                    case SIGINT:
                         let response = await coordinator.trigger(.interrupt)
                         logger.info("SIGINT → \(response.effect)")
-                    case .sigterm:
+                    case SIGTERM:
                         let response = await coordinator.trigger(.terminate)
                         logger.info("SIGTERM → \(response.effect)")
                     default: await Self.reload(reload, coordinator: coordinator, worker: worker, logger: logger)

@@ -6,6 +6,7 @@ import QuiesceDBus
 import QuiesceInterface
 import QuiesceStore
 import QuiesceSync
+import QuiesceThreads
 import Synchronization
 
 /// `io.github.quiesce.Agent1` on the session bus: the methods of the brief, answered from the
@@ -266,12 +267,8 @@ public final class AgentService: Component, Sendable {
                 ],
                 destination: caller))
         }
-        let result: Result<(ids: [Int64], skipped: Int), any Error> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result {
-                    try intake.run(try EnqueueIntake.classify(sources, recursive: recursive), destination: destination)
-                })
-            }
+        let result: Result<(ids: [Int64], skipped: Int), any Error> = await DetachedThread.run(name: "quiesce-enqueue") {
+            Result { try intake.run(try EnqueueIntake.classify(sources, recursive: recursive), destination: destination) }
         }
         // Also after a failure: a walk cut short keeps the transactions it committed.
         worker.wake()

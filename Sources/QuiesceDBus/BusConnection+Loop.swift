@@ -1,5 +1,5 @@
 import CDBus
-import Dispatch
+import QuiesceThreads
 
 /// The event loop: libdbus's watches and timeouts waited for on the connection's poller thread
 /// (``WatchPoller``), and handled on its queue.

@@ -1,4 +1,4 @@
-import Dispatch
+import QuiesceThreads
 
 /// Signal subscriptions as async sequences.
 extension BusConnection {

@@ -1,8 +1,9 @@
 import CDBus
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
+import QuiesceThreads
 import Synchronization
 
 /// A private connection to a message bus (or a peer at an address), with its own event loop.
@@ -20,8 +21,7 @@ import Synchronization
 /// `@unchecked Sendable`: the raw connection and the tables below are touched only on `queue`.
 public final class BusConnection: @unchecked Sendable {
     let raw: OpaquePointer
-    let queue: DispatchQueue
-    private static let queueKey = DispatchSpecificKey<ObjectIdentifier>()
+    let queue: SerialQueue
 
     /// The connection's unique name on the bus (`:1.42`), or nil for a peer connection.
     public let uniqueName: String?
@@ -55,7 +55,7 @@ public final class BusConnection: @unchecked Sendable {
 
     private static let threadsReady: Bool = dbus_threads_init_default() != 0
 
-    private init(raw: OpaquePointer, queue: DispatchQueue, uniqueName: String?, poller: WatchPoller) {
+    private init(raw: OpaquePointer, queue: SerialQueue, uniqueName: String?, poller: WatchPoller) {
         self.raw = raw
         self.queue = queue
         self.uniqueName = uniqueName
@@ -104,7 +104,7 @@ public final class BusConnection: @unchecked Sendable {
         address: String, register: Bool, label: String, poller: @escaping @Sendable () throws(DBusError) -> WatchPoller
     ) async throws(DBusError) -> BusConnection {
         guard threadsReady else { throw DBusError(name: .noMemory, message: "libdbus could not initialise threads") }
-        let queue = DispatchQueue(label: "io.github.quiesce.dbus")
+        let queue = SerialQueue(label: "quiesce-dbus")
         let result: Result<BusConnection, DBusError> = await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(returning: Result { () throws(DBusError) -> BusConnection in
@@ -117,7 +117,7 @@ public final class BusConnection: @unchecked Sendable {
 
     /// Runs on `queue`: connecting and Hello block briefly, never on the cooperative pool.
     private static func connect(
-        address: String, register: Bool, label: String, queue: DispatchQueue, poller makePoller: () throws(DBusError) -> WatchPoller
+        address: String, register: Bool, label: String, queue: SerialQueue, poller makePoller: () throws(DBusError) -> WatchPoller
     ) throws(DBusError) -> BusConnection {
         let poller = try makePoller()
         var error = quiesce_dbus_error_make()
@@ -135,7 +135,6 @@ public final class BusConnection: @unchecked Sendable {
         }
         let unique = register ? dbus_bus_get_unique_name(raw).map { String(cString: $0) } : nil
         let connection = BusConnection(raw: raw, queue: queue, uniqueName: unique, poller: poller)
-        queue.setSpecific(key: queueKey, value: ObjectIdentifier(connection))
         do {
             try connection.installLoop()
         } catch {
@@ -147,7 +146,7 @@ public final class BusConnection: @unchecked Sendable {
     }
 
     /// Whether the caller is already on this connection's queue.
-    var onQueue: Bool { DispatchQueue.getSpecific(key: Self.queueKey) == ObjectIdentifier(self) }
+    var onQueue: Bool { queue.isCurrent }
 
     /// Runs `body` on the queue and waits for it (at once when already there).
     func sync<T>(_ body: () throws(DBusError) -> T) throws(DBusError) -> T {

@@ -1,6 +1,6 @@
 import CSpawn
-import Dispatch
 import Glibc
+import QuiesceThreads
 
 /// What a child's standard stream is.
 public enum ChildStream: Sendable, Hashable {
@@ -65,12 +65,10 @@ public enum Spawn {
     /// Waits for a child to exit on a thread of its own (never the Swift pool, which the caller
     /// may need meanwhile) and returns its exit code.
     public static func waitForExit(_ pid: Int32) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue(label: "io.github.quiesce.spawn.wait").async {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                continuation.resume(returning: exitCode(fromWaitStatus: status))
-            }
+        await DetachedThread.run(name: "quiesce-wait") {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return exitCode(fromWaitStatus: status)
         }
     }
 

@@ -1,6 +1,6 @@
-import Dispatch
 import Glibc
 import QuiesceCopy
+import QuiesceThreads
 
 /// How the worker carries out copies and looks at the NAS root.
 ///
@@ -32,11 +32,7 @@ public struct Copier: Sendable {
     func run(_ request: CopierRequest, abort: AbortFlag, timeout: Duration? = nil) async -> CopierReply {
         switch mode {
         case .inProcess:
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(returning: CopierCommand.run(request, abort: abort))
-                }
-            }
+            await DetachedThread.run(name: "quiesce-copy") { CopierCommand.run(request, abort: abort) }
         case .process(let executable, let grace):
             await CopierProcess.run(executable: executable, request: request, abort: abort, grace: grace, timeout: timeout)
         }

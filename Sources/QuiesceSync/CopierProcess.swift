@@ -1,7 +1,7 @@
-import Dispatch
 import Glibc
 import QuiesceCopy
 import QuiesceSpawn
+import QuiesceThreads
 import Synchronization
 
 /// One `quiesce-copy` child, from start to its answer — or to being abandoned.
@@ -49,12 +49,17 @@ final class CopierProcess: Sendable {
         let output = started.output
         return await withCheckedContinuation { continuation in
             child.state.withLock { $0.continuation = continuation }
-            DispatchQueue(label: "io.github.quiesce.copier.\(child.pid)").async {
-                child.readAnswer(from: output)
+            do {
+                // Its own thread: the read may block as long as a hung NAS holds the child.
+                try DetachedThread.start(name: "quiesce-copier") { child.readAnswer(from: output) }
+            } catch {
+                close(output)
+                child.abandon(answer: .failed(.copierFailed(reason: "\(error)")))
+                return
             }
             abort.whenRaised { child.stop(grace: grace) }
             if let timeout {
-                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) {
+                child.after(timeout) {
                     child.abandon(answer: .failed(.nasNotAnswering(path: request.root, seconds: Int(timeout.components.seconds))))
                 }
             }
@@ -110,8 +115,14 @@ final class CopierProcess: Sendable {
     private func stop(grace: Duration) {
         state.withLock { $0.stopping = true }
         send(SIGTERM)
-        DispatchQueue.global().asyncAfter(deadline: .now() + grace.dispatchInterval) {
-            self.abandon(answer: .failed(.aborted))
+        after(grace) { self.abandon(answer: .failed(.aborted)) }
+    }
+
+    /// Runs `action` after `delay` (a sleeping task: no thread held, no libdispatch timer).
+    private func after(_ delay: Duration, _ action: @escaping @Sendable () -> Void) {
+        Task {
+            try? await Task.sleep(for: delay)
+            action()
         }
     }
 
@@ -157,9 +168,4 @@ extension CopierRequest {
     }
 }
 
-extension Duration {
-    var dispatchInterval: DispatchTimeInterval {
-        let (seconds, attoseconds) = components
-        return .milliseconds(Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000))
-    }
-}
+

@@ -5,11 +5,24 @@ import Logging
 import QuiesceAgent
 import QuiesceCore
 import QuiesceInterface
+import QuiesceThreads
 
 /// `agentd`: the Quiesce agent. Runs in the foreground (systemd --user or `make run`), logs one
 /// line an event to stderr, and exits 0 (clean), 3 (forced, work interrupted), 1 (could not
 /// start), 2 (usage).
+/// The process's entry: signals blocked before any thread exists (a thread of ours takes them),
+/// then the executors that leave an idle agent without wake-ups, then the command.
 @main
+enum AgentDaemonMain {
+    static func main() {
+        SignalWaiter.block([SIGINT, SIGTERM, SIGHUP])
+        QuiesceExecutors.run {
+            await AgentDaemon.mainWithUsageStatus2()
+            return 0
+        }
+    }
+}
+
 struct AgentDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentd",
@@ -26,10 +39,6 @@ struct AgentDaemon: AsyncParsableCommand {
             start), 1 could not start, 2 usage error.
             """,
         version: AgentInterface.version)
-
-    static func main() async {
-        await mainWithUsageStatus2()
-    }
 
     @Option(name: .customLong("config"), help: ArgumentHelp("A YAML configuration file (it must exist).", valueName: "file"))
     var configFile: String?
@@ -71,12 +80,6 @@ struct AgentDaemon: AsyncParsableCommand {
     var database: String?
 
     func run() async throws {
-        // Whoever started us may have blocked these (a child of a libdispatch thread inherits its
-        // mask): unblocked, or a SIGTERM at logout would stay pending for ever.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         let environment = ProcessInfo.processInfo.environment
         LoggingSystem.bootstrap { _ in
             var handler = JournalLogHandler(environment: environment)

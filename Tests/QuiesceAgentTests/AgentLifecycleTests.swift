@@ -68,6 +68,31 @@ struct AgentLifecycleTests {
         #expect(try await session.nameOwnerless(), "nothing was left on the bus")
     }
 
+    @Test("an agent that has served calls, slept and copied runs only threads of its own: libdispatch's pool (which wakes an idle process every second) never starts")
+    func noLibdispatchThreads() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        let agent = try await harness.start()
+        let id = try await harness.call(.openSession, [.string("work"), .vardict(["bind": .boolean(false)])])
+        _ = try await harness.ctl(["status"])
+        _ = try await harness.ctl(["quit", "--no-wait"])
+        // A drain with its window and timers running, then the session closed: it stops clean.
+        try await eventually("the drain began") { harness.log.contains("because quit request") }
+        let names = try threadNames(agent.pid)
+        #expect(!names.isEmpty)
+        let strangers = names.filter { $0 != "agentd" && !$0.hasPrefix("quiesce-") }
+        #expect(strangers.isEmpty, "threads not of ours: \(strangers) (all: \(names))")
+        _ = try await harness.call(.closeSession, [id[0]])
+        #expect(await agent.exitStatus() == 0)
+    }
+
+    /// The names of a process's threads, from /proc.
+    private func threadNames(_ pid: Int32) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").compactMap { task in
+            try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
     @Test("the database locked by another process: exit 1 saying so, and nothing on the bus")
     func databaseLocked() async throws {
         let session = try PrivateBus()

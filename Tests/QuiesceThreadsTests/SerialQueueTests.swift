@@ -1,0 +1,82 @@
+import Glibc
+import QuiesceThreads
+import Synchronization
+import Testing
+
+/// Counters shared with work on other threads.
+private final class Shared: Sendable {
+    let running = Atomic<Int>(0)
+    let overlapped = Atomic<Bool>(false)
+    let release = Atomic<Bool>(false)
+    let seen = Mutex<[Int]>([])
+    let order = Mutex<[String]>([])
+}
+
+@Suite("SerialQueue and DetachedThread")
+struct SerialQueueTests {
+    @Test("async work runs in order, one piece at a time, on the queue's thread")
+    func asyncRunsInOrder() async throws {
+        let queue = SerialQueue(label: "test-order")
+        let shared = Shared()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            for index in 0..<200 {
+                queue.async {
+                    if shared.running.add(1, ordering: .relaxed).newValue > 1 { shared.overlapped.store(true, ordering: .relaxed) }
+                    #expect(queue.isCurrent)
+                    shared.seen.withLock { $0.append(index) }
+                    shared.running.subtract(1, ordering: .relaxed)
+                    if index == 199 { done.resume() }
+                }
+            }
+        }
+        #expect(shared.seen.withLock { $0 } == Array(0..<200))
+        let overlapped = shared.overlapped.load(ordering: .relaxed)
+        #expect(!overlapped)
+        #expect(!queue.isCurrent, "this thread is not the queue's")
+    }
+
+    @Test("sync on a free queue runs on the caller's thread; on a busy one it waits its turn, after what was queued")
+    func syncWaitsItsTurn() throws {
+        let queue = SerialQueue(label: "test-sync")
+        let caller = pthread_self()
+        let inline = queue.sync { pthread_equal(pthread_self(), caller) != 0 && queue.isCurrent }
+        #expect(inline)
+        let shared = Shared()
+        queue.async {
+            while !shared.release.load(ordering: .relaxed) { usleep(1000) }
+            shared.order.withLock { $0.append("first") }
+        }
+        queue.async { shared.order.withLock { $0.append("second") } }
+        try DetachedThread.start(name: "test-release") {
+            usleep(50_000)
+            shared.release.store(true, ordering: .relaxed)
+        }
+        let result = queue.sync { () -> Bool in
+            shared.order.withLock { $0.append("sync") }
+            return queue.isCurrent
+        }
+        #expect(result, "the waiting caller holds the queue while its work runs")
+        #expect(shared.order.withLock { $0 } == ["first", "second", "sync"])
+        #expect(!queue.isCurrent)
+    }
+
+    @Test("sync rethrows what its work throws and frees the queue")
+    func syncRethrows() {
+        struct Failure: Error {}
+        let queue = SerialQueue(label: "test-throw")
+        #expect(throws: Failure.self) { try queue.sync { throw Failure() } }
+        #expect(queue.sync { 7 } == 7)
+    }
+
+    @Test("DetachedThread.run runs blocking work on a named thread of its own and returns its result")
+    func detachedRun() async {
+        let name = await DetachedThread.run(name: "test-detached") { () -> String in
+            var buffer = [CChar](repeating: 0, count: 32)
+            let file = open("/proc/thread-self/comm", O_RDONLY)
+            defer { close(file) }
+            let count = read(file, &buffer, 31)
+            return String(decoding: buffer.prefix(max(0, count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        #expect(name == "test-detached\n")
+    }
+}
