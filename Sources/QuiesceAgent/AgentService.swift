@@ -110,7 +110,7 @@ public final class AgentService: Component, Sendable {
             .quit: { call in try await self.quit(call) },
             .openSession: { call in try await self.openSession(call) },
             .closeSession: { call in try self.closeSession(call) },
-            .listSessions: { _ in try self.listSessions() },
+            .listSessions: { call in try self.listSessions(call) },
             .enqueue: { call in try await self.enqueue(call) },
             .listJobs: { call in try self.listJobs(call) },
             .changeJob: { call in try self.changeJob(call) },
@@ -225,8 +225,18 @@ public final class AgentService: Component, Sendable {
         return []
     }
 
-    private func listSessions() throws -> [DBusValue] {
-        let rows = try store.openSessions().map { session -> DBusValue in
+    private func listSessions(_ call: MethodCall) throws -> [DBusValue] {
+        let filter = try Self.options(call.arguments[0], allowed: ["limit": "u", "after": "s"])
+        let limit = try Self.pageSize(filter["limit"])
+        let after = filter["after"]?.string
+        let sessions: [SessionRecord]
+        do {
+            sessions = try store.openSessions(limit: limit, after: after)
+        } catch {
+            guard case .notFound = error else { throw error }
+            throw AgentError.invalidArgument("no session has the id \"\(after?.prefix(64) ?? "")\" given as after; list from the start")
+        }
+        let rows = sessions.map { session -> DBusValue in
             .structure([
                 .string(session.id), .string(session.label), .string(session.owner.connection ?? ""), .boolean(session.bound),
                 .int64(session.openedAt),
@@ -279,7 +289,7 @@ public final class AgentService: Component, Sendable {
     }
 
     private func listJobs(_ call: MethodCall) throws -> [DBusValue] {
-        let filter = try Self.options(call.arguments[0], allowed: ["state": "*", "limit": "u"])
+        let filter = try Self.options(call.arguments[0], allowed: ["state": "*", "limit": "u", "before": "t"])
         var states = Set(JobState.allCases)
         if let value = filter["state"] {
             let names = value.string.map { [$0] } ?? value.strings
@@ -292,8 +302,9 @@ public final class AgentService: Component, Sendable {
                 states.insert(state)
             }
         }
-        let limit = Int(filter["limit"]?.uint32 ?? 100)
-        let rows = try store.jobs(states: states, limit: limit, newestFirst: true).map { job -> DBusValue in
+        let limit = try Self.pageSize(filter["limit"])
+        let before = filter["before"]?.uint64.map { Int64(clamping: $0) }
+        let rows = try store.jobs(states: states, limit: limit, newestFirst: true, before: before).map { job -> DBusValue in
             .structure([
                 .uint64(UInt64(job.id)), .string(job.source), .string(job.destination), .string(job.state.rawValue),
                 .uint32(UInt32(clamping: job.attempts)), .string(job.lastError ?? ""), .int64(job.state == .queued ? job.nextAttemptAt : 0),
@@ -302,6 +313,18 @@ public final class AgentService: Component, Sendable {
         }
         return [.array(element: "(tsssusxss)", rows)]
     }
+
+    /// A list's page: 100 rows unless the caller says otherwise, at most ``maximumPage`` (a reply
+    /// must stay far below the bus's message limit, and a GUI pages anyway).
+    private static func pageSize(_ value: DBusValue?) throws -> Int {
+        let limit = Int(value?.uint32 ?? 100)
+        guard limit <= maximumPage else {
+            throw AgentError.invalidArgument("limit \(limit) is over \(maximumPage) a page; ask for more pages (after or before the last of this one)")
+        }
+        return limit
+    }
+
+    static let maximumPage = 10_000
 
     private func changeJob(_ call: MethodCall) throws -> [DBusValue] {
         let id = Int64(clamping: call.arguments[0].uint64 ?? 0)

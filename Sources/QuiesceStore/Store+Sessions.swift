@@ -69,12 +69,23 @@ extension Store {
         }
     }
 
-    /// Every open session, oldest first.
-    public func openSessions(limit: Int = .max) throws(StoreError) -> [SessionRecord] {
+    /// Open sessions in the order they were opened, at most `limit`; with `after`, those opened
+    /// after that session (a page's cursor: the last id of the page before). Sessions are never
+    /// deleted, so a cursor stays valid after its session closes.
+    /// - Throws: ``StoreError/notFound(what:)`` when `after` names no session.
+    public func openSessions(limit: Int = .max, after: String? = nil) throws(StoreError) -> [SessionRecord] {
         try write { database in
-            try database.statement(
-                "SELECT \(Self.sessionColumns) FROM sessions WHERE closed_at IS NULL ORDER BY opened_at, rowid LIMIT ?"
-            ).rows([.integer(Int64(min(limit, Int(Int64.max))))], Self.session)
+            var start: Int64 = 0
+            if let after {
+                guard let row = try database.statement("SELECT rowid FROM sessions WHERE id = ?").scalar([.text(after)]) else {
+                    throw StoreError.notFound(what: "session \(after.prefix(64))")
+                }
+                start = row
+            }
+            // By rowid, the order of opening: a page of 100 of 10,000 open sessions reads 100 rows, no sort.
+            return try database.statement(
+                "SELECT \(Self.sessionColumns) FROM sessions WHERE closed_at IS NULL AND rowid > ? ORDER BY rowid LIMIT ?"
+            ).rows([.integer(start), .integer(Int64(min(limit, Int(Int64.max))))], Self.session)
         }
     }
 

@@ -44,8 +44,16 @@ struct Session: AsyncParsableCommand {
 
         func run() async throws {
             let client = try await AgentClient.connect()
-            let rows = (try await client.call(.listSessions)).first?.array ?? []
-            let sessions = rows.compactMap(\.fields)
+            // Page by page (the agent answers at most 10,000 a call), each after the last one seen.
+            var sessions: [[DBusValue]] = []
+            let page: UInt32 = 1000
+            while true {
+                var filter: [String: DBusValue] = ["limit": .uint32(page)]
+                if let last = sessions.last?.first?.string { filter["after"] = .string(last) }
+                let rows = ((try await client.call(.listSessions, [.vardict(filter)])).first?.array ?? []).compactMap(\.fields)
+                sessions += rows
+                if rows.count < page { break }
+            }
             if json {
                 printJSON(sessions.map { fields in
                     ["id": fields[0].json, "label": fields[1].json, "owner": fields[2].json, "bound": fields[3].json, "opened": fields[4].json]

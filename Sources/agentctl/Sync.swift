@@ -113,14 +113,18 @@ struct Sync: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Only jobs in this state: queued, in_flight, done, failed, cancelled.", valueName: "state"))
         var state: String?
 
-        @Option(help: "At most this many jobs.")
+        @Option(help: "At most this many jobs (up to 10000).")
         var limit: UInt32 = 100
+
+        @Option(help: ArgumentHelp("Only jobs older than this id (the next page after a list that ended with it).", valueName: "id"))
+        var before: UInt64?
 
         @Flag(help: "Print JSON.")
         var json = false
 
         func run() async throws {
             var filter: [String: DBusValue] = ["limit": .uint32(limit)]
+            if let before { filter["before"] = .uint64(before) }
             if let state { filter["state"] = .string(state) }
             let client = try await AgentClient.connect()
             let jobs = ((try await client.call(.listJobs, [.vardict(filter)])).first?.array ?? []).compactMap(\.fields)

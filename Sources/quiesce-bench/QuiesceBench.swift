@@ -79,7 +79,7 @@ struct QuiesceBench {
             guard let session = environment["DBUS_SESSION_BUS_ADDRESS"] else { throw BenchmarkError(message: noRig) }
             print("measuring at scale (sessions, jobs, bound clients)…")
             report.rows += try await ScaleBenchmarks.queries(
-                sessionBus: session, sessions: quick ? 1_000 : 10_000, jobs: quick ? 10_000 : 100_000, calls: quick ? 50 : 200)
+                sessionBus: session, sessions: quick ? 1_000 : 10_000, jobs: quick ? 10_000 : 1_000_000, calls: quick ? 50 : 200)
             report.rows.append(try await ScaleBenchmarks.boundClientsLeave(
                 sessionBus: session, clients: quick ? 100 : 1_000, helper: value("--bound-clients") ?? "bench/bound_clients.py"))
         }

@@ -271,6 +271,58 @@ struct EndToEndTests {
         #expect(await agent.exitStatus() == 0)
     }
 
+    @Test("ListJobs and ListSessions page: a limit and a cursor give every row once, in order; a bad cursor or an oversized page is refused saying what to do")
+    func listsPage() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start()
+        let ids = try await harness.call(.enqueue, [.strings(Array(repeating: "/etc/hostname", count: 25)), .string("a"), .vardict([:])])
+            .first?.array?.compactMap(\.uint64) ?? []
+        #expect(ids.count == 25)
+        var jobPages: [[UInt64]] = []
+        var before: UInt64?
+        repeat {
+            var filter: [String: DBusValue] = ["limit": .uint32(10)]
+            if let before { filter["before"] = .uint64(before) }
+            let page = try await harness.call(.listJobs, [.vardict(filter)]).first?.array?.compactMap { $0.fields?[0].uint64 } ?? []
+            jobPages.append(page)
+            before = page.last
+        } while jobPages.last?.count == 10
+        #expect(jobPages.map(\.count) == [10, 10, 5])
+        #expect(jobPages.flatMap { $0 } == ids.reversed(), "newest first, each once")
+
+        var sessionIDs: [String] = []
+        for index in 0..<7 {
+            let id = try await harness.call(.openSession, [.string("s\(index)"), .vardict(["bind": .boolean(false)])]).first?.string
+            sessionIDs.append(try #require(id))
+        }
+        _ = try await harness.call(.closeSession, [.string(sessionIDs[3])])
+        let open = sessionIDs.enumerated().filter { $0.offset != 3 }.map(\.element)
+        let firstPage = try await harness.call(.listSessions, [.vardict(["limit": .uint32(3)])]).first?.array?.compactMap { $0.fields?[0].string }
+        #expect(firstPage == Array(open.prefix(3)), "in the order they were opened")
+        // A cursor whose session has closed since still works.
+        let afterClosed = try await harness.call(.listSessions, [.vardict(["limit": .uint32(100), "after": .string(sessionIDs[3])])])
+            .first?.array?.compactMap { $0.fields?[0].string }
+        #expect(afterClosed == Array(sessionIDs.suffix(3)))
+        let all = try await harness.call(.listSessions, [.vardict([:])]).first?.array?.count
+        #expect(all == 6)
+
+        await #expect {
+            _ = try await harness.call(.listSessions, [.vardict(["after": .string("no-such-session")])])
+        } throws: { error in
+            "\(error)".contains("InvalidArgument") && "\(error)".contains("list from the start")
+        }
+        await #expect {
+            _ = try await harness.call(.listJobs, [.vardict(["limit": .uint32(10_001)])])
+        } throws: { error in
+            "\(error)".contains("over 10000 a page")
+        }
+        let listed = try await harness.ctl(["session", "list"])
+        #expect(listed.status == 0)
+        #expect(listed.output.split(separator: "\n").count == 6, "agentctl pages through every open session: \(listed.output)")
+        _ = try await harness.ctl(["quit", "--force"])
+        #expect(await agent.exitStatus() == 3)
+    }
+
     @Test("status when not running exits 3; quit when not running is success")
     func notRunning() async throws {
         let (_, harness) = try await rig()

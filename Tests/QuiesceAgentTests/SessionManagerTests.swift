@@ -34,7 +34,7 @@ struct SessionManagerTests {
             try await ours(gnome).map(\.reason) == ["2 operations still running: exporting demo.mp4, recording lab-3"]
         }
         _ = try await harness.call(.closeSession, [.string(id)])
-        let sessions = try await harness.call(.listSessions).first?.array ?? []
+        let sessions = try await harness.call(.listSessions, [.vardict([:])]).first?.array ?? []
         for session in sessions { _ = try await harness.call(.closeSession, [session.fields![0]]) }
         try await eventually("the inhibitor released when idle") { try await gnome.manager.isInhibited(.logout) == false }
         #expect(try await harness.ctl(["quit"]).status == 0)

@@ -281,4 +281,20 @@ struct StoreContentTests {
         #expect(try counts == scannedCounts(store))
         #expect(counts.queued == 2 && counts.done == 1 && counts.failed == 1 && counts.inFlight == 0)
     }
+
+    @Test("open sessions page after a cursor, in the order they opened; jobs page before one, newest first")
+    func pages() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(path: temp.file("agent.db"))
+        let sessions = try (0..<5).map { try store.openSession(label: "s\($0)", bound: false, owner: owner).id }
+        try store.closeSession(id: sessions[1])
+        #expect(try store.openSessions(limit: 2).map(\.id) == [sessions[0], sessions[2]])
+        #expect(try store.openSessions(limit: 2, after: sessions[2]).map(\.id) == [sessions[3], sessions[4]])
+        #expect(try store.openSessions(after: sessions[1]).map(\.id) == Array(sessions[2...]), "a closed session is still a cursor")
+        #expect(throws: StoreError.notFound(what: "session nope")) { try store.openSessions(after: "nope") }
+        let ids = try store.enqueue(sources: (0..<7).map { "/a/\($0)" }, destination: "")
+        #expect(try store.jobs(limit: 3, newestFirst: true).map(\.id) == Array(ids.reversed().prefix(3)))
+        #expect(try store.jobs(limit: 3, newestFirst: true, before: ids[4]).map(\.id) == [ids[3], ids[2], ids[1]])
+        #expect(try store.jobs(states: [.queued], limit: 10, newestFirst: true, before: ids[1]).map(\.id) == [ids[0]])
+    }
 }

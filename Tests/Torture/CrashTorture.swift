@@ -68,7 +68,7 @@ public struct CrashTorture: Sendable {
         }
         // Every session still open: the acknowledged unbound ones must be among them; the others
         // are opens whose reply died with an agent (their ids were never known).
-        let open = Set((try await harness.call(.listSessions).first?.array ?? []).compactMap { $0.fields?.first?.string })
+        let open = Set((try await harness.call(.listSessions, [.vardict([:])]).first?.array ?? []).compactMap { $0.fields?.first?.string })
         for id in ledger.unboundOpen.sorted() where !open.contains(id) {
             tally.lost += 1
             tally.fail("final: unbound session \(id) is not open")

@@ -22,7 +22,7 @@ public struct SecurityTorture: Sendable {
             ("Quit", [dbus.Dictionary({"force": dbus.Boolean(True)}, signature="sv")]),
             ("OpenSession", ["intruder", dbus.Dictionary({}, signature="sv")]),
             ("CloseSession", [sys.argv[2]]),
-            ("ListSessions", []),
+            ("ListSessions", [dbus.Dictionary({}, signature="sv")]),
             ("Enqueue", [dbus.Array(["/etc/hostname"], signature="s"), "stolen", dbus.Dictionary({}, signature="sv")]),
             ("ListJobs", [dbus.Dictionary({}, signature="sv")]),
             ("ChangeJob", [dbus.UInt64(1), "cancel"]),
@@ -69,7 +69,7 @@ public struct SecurityTorture: Sendable {
         }
         await tally.attempt { tally in
             // The stranger changed nothing: the owner's session and job are as they were.
-            let sessions = try await harness.call(.listSessions).first?.array ?? []
+            let sessions = try await harness.call(.listSessions, [.vardict([:])]).first?.array ?? []
             if !sessions.contains(where: { $0.fields?.first?.string == session }) { tally.fail("the owner's session is gone") }
             if sessions.count != 1 { tally.fail("\(sessions.count) sessions open, expected the owner's one") }
             let jobs = try await harness.call(.listJobs, [.vardict([:])]).first?.array ?? []
