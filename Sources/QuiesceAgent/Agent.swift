@@ -142,6 +142,7 @@ public enum Agent {
                 var checkpointed = false
                 for await event in events {
                     board.apply(event)
+                    if case .transition = event.kind, event.phase != .starting { service.startHasEnded() }
                     if case .transition = event.kind, event.phase == .running {
                         service.refreshJobCounts()
                         // Start wrote (recovery, pruning): fold the WAL into the database now, so an

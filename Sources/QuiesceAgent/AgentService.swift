@@ -40,6 +40,10 @@ public final class AgentService: Component, Sendable {
     /// service stops.
     private let walks = Mutex<[ObjectIdentifier: AbortFlag]>([:])
     private let ownUID = getuid()
+    /// Open once the start has ended (running, or a stop begun): the name is taken before the
+    /// last components start, and a call the bus queued for an activated agent must not be
+    /// refused as if the agent were shutting down.
+    private let startEnded = Latch()
 
     /// Longest label a session may have, in bytes; longer ones are refused.
     static let maximumLabelBytes = 1024
@@ -195,6 +199,12 @@ public final class AgentService: Component, Sendable {
         return []
     }
 
+    /// The start has ended (the agent runs, or a stop began before it did): sessions asked for
+    /// meanwhile are now admitted or refused.
+    func startHasEnded() {
+        startEnded.open()
+    }
+
     private func openSession(_ call: MethodCall) async throws -> [DBusValue] {
         let label = call.arguments[0].string ?? ""
         try Self.checkLabel(label)
@@ -203,6 +213,7 @@ public final class AgentService: Component, Sendable {
         // Asked already by the caller check: cached, no second round trip to the bus.
         let credentials = try await checkCaller(call.sender)
         let owner = SessionOwner(uid: credentials.uid, pid: credentials.pid ?? 0, connection: bound ? call.sender : nil)
+        await startEnded.wait()
         let session = try sessions.open(label: label, bound: bound, owner: owner)
         // A client that left between its call and now would never be seen leaving.
         if bound, (try? await connection.nameOwner(call.sender)) == nil {

@@ -93,6 +93,19 @@ struct AgentLifecycleTests {
         }
     }
 
+    @Test("OpenSession the moment the agent takes its name (as a D-Bus-activated call arrives) is admitted, not refused as shutting down")
+    func openSessionAsTheNameIsTaken() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        let owners = try await harness.control.nameOwnerChanges(of: AgentInterface.busName)
+        let agent = try await harness.start(waitUntilRunning: false)
+        for await change in owners where !change.newOwner.isEmpty { break }
+        let id = try await harness.call(.openSession, [.string("early"), .vardict(["bind": .boolean(false)])])
+        #expect(id.first?.string?.isEmpty == false, "the session was opened")
+        _ = try await harness.ctl(["quit", "--force"])
+        #expect(await agent.exitStatus() == 3, "the early session held the quit until forced")
+    }
+
     @Test("the database locked by another process: exit 1 saying so, and nothing on the bus")
     func databaseLocked() async throws {
         let session = try PrivateBus()
