@@ -206,10 +206,14 @@ final class WatchPoller: TaskExecutor {
                     due.append(key)
                     state.timeouts[key]?.due = now + timeout.interval
                 }
-                // With no timeout left, keep the last deadline (if still ahead) rather than sleep
-                // for ever: the next call's timeout is then later than it, and needs no wake-up.
-                // That costs one spurious wake-up after the last call, never a periodic one.
-                let next = state.timeouts.values.map(\.due).min() ?? state.sleepingUntil.flatMap { $0 > now ? $0 : nil }
+                // With no timeout left, keep the last deadline (if still ahead) for a moment
+                // rather than sleep for ever: the next call of a burst then has a later timeout
+                // and needs no wake-up. Kept at most half a second, so the one spurious wake-up
+                // this costs comes at the tail of the activity, never into an idle minute (a
+                // call's 25 s deadline kept whole woke every idle agent once, 25 s after its
+                // last call).
+                let kept = state.sleepingUntil.flatMap { $0 > now ? min($0, now + Self.keptDeadline) : nil }
+                let next = state.timeouts.values.map(\.due).min() ?? kept
                 state.sleepingUntil = next
                 return (handlers, state.watches.values.filter(\.enabled), due, next, !state.jobs.isEmpty)
             }
@@ -268,6 +272,9 @@ final class WatchPoller: TaskExecutor {
             runJobs()
         }
     }
+
+    /// How long a deadline outlives the last timeout (see the loop).
+    static let keptDeadline = Duration.milliseconds(500)
 
     /// poll(2)'s timeout for `deadline`: rounded up, so a timeout never fires early.
     private static func milliseconds(until deadline: ContinuousClock.Instant, from now: ContinuousClock.Instant) -> Int32 {
