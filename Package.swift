@@ -127,6 +127,7 @@ let package = Package(
         .executableTarget(
             name: "agentctl",
             dependencies: [
+                "QuiesceThreads",
                 "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

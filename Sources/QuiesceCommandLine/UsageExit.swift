@@ -1,5 +1,5 @@
 public import ArgumentParser
-import Foundation
+import Glibc
 
 extension AsyncParsableCommand {
     /// Runs the command like `main()`, but a usage error exits 2, as the brief's exit codes say
@@ -14,8 +14,9 @@ extension AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
+                let text = fullMessage(for: error) + "\n"
+                _ = text.withCString { write(2, $0, strlen($0)) }
+                Glibc.exit(2)
             }
             exit(withError: error)
         }

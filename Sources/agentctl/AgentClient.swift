@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import QuiesceDBus
 import QuiesceInterface
 
@@ -11,7 +10,7 @@ struct AgentClient {
     /// Connects to the session bus, or exits 1 saying why.
     static func connect() async throws -> AgentClient {
         do {
-            return AgentClient(connection: try await BusConnection.session(environment: ProcessInfo.processInfo.environment))
+            return AgentClient(connection: try await BusConnection.session(environment: processEnvironment()))
         } catch {
             fail("cannot reach the session bus (\(error.message)). Run agentctl inside your desktop session, where DBUS_SESSION_BUS_ADDRESS is set.")
         }
@@ -60,23 +59,6 @@ struct AgentClient {
     }
 }
 
-/// Prints one line to stderr, prefixed with the program's name.
-func print(error message: String) {
-    FileHandle.standardError.write(Data("agentctl: \(message)\n".utf8))
-}
-
-/// Prints and exits 1.
-func fail(_ message: String) -> Never {
-    print(error: message)
-    exit(1)
-}
-
-/// Prints a JSON value on one line.
-func printJSON(_ value: Any) {
-    guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else { return }
-    print(String(decoding: data, as: UTF8.self))
-}
-
 extension Dictionary where Key == String, Value == DBusValue {
     /// A property of the agent in a `GetAll` reply or a `PropertiesChanged` signal, by its
     /// generated constant: `properties[.activeSessions]`.
@@ -87,14 +69,14 @@ extension Dictionary where Key == String, Value == DBusValue {
 
 extension DBusValue {
     /// A plain value for JSON output.
-    var json: Any {
+    var json: JSONValue {
         switch unwrapped {
-        case .string(let value): value
-        case .boolean(let value): value
-        case .uint32(let value): value
-        case .int64(let value): value
-        case .uint64(let value): value
-        case let other: "\(other)"
+        case .string(let value): .string(value)
+        case .boolean(let value): .bool(value)
+        case .uint32(let value): .unsigned(UInt64(value))
+        case .int64(let value): .integer(value)
+        case .uint64(let value): .unsigned(value)
+        case let other: .string("\(other)")
         }
     }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import QuiesceDBus
 import QuiesceInterface
+import QuiesceThreads
 
 /// `agentctl quit`: asks the agent to quit and follows the drain until it has exited.
 ///
@@ -157,7 +158,7 @@ private struct Display {
         guard line != lastLine else { return }
         lastLine = line
         if terminal {
-            FileHandle.standardOutput.write(Data((erase() + line).utf8))
+            writeOut(erase() + line)
             drawnLines = line.split(separator: "\n", omittingEmptySubsequences: false).count
         } else {
             print(line)
@@ -175,7 +176,7 @@ private struct Display {
 
     func finish(_ message: String) {
         if terminal {
-            FileHandle.standardOutput.write(Data((erase() + message + "\n").utf8))
+            writeOut(erase() + message + "\n")
         } else {
             print(message)
         }
@@ -192,7 +193,8 @@ private final class Keyboard: @unchecked Sendable {
         var raw = saved
         raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
         tcsetattr(0, TCSANOW, &raw)
-        Thread.detachNewThread {
+        // No keyboard thread, no keys: the prompt still ends by itself (its window, a force).
+        try? DetachedThread.start(name: "agentctl-keys") {
             var byte: UInt8 = 0
             while read(0, &byte, 1) == 1 { feed(byte) }
         }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import QuiesceDBus
 import QuiesceInterface
 
@@ -65,9 +65,9 @@ struct Session: AsyncParsableCommand {
                 return
             }
             for fields in sessions {
-                let opened = Date(timeIntervalSince1970: Double(fields[4].int64 ?? 0) / 1000)
+                let opened = localTimeOfDay(milliseconds: fields[4].int64 ?? 0)
                 let bound = fields[3].bool == true ? "bound to \(fields[2].string ?? "?")" : "unbound"
-                print("\(fields[0].string ?? "")  \(fields[1].string ?? "")  (\(bound), opened \(opened.formatted(date: .omitted, time: .standard)))")
+                print("\(fields[0].string ?? "")  \(fields[1].string ?? "")  (\(bound), opened \(opened))")
             }
         }
     }

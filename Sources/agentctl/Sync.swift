@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import QuiesceDBus
 import QuiesceInterface
 
@@ -50,12 +50,12 @@ struct Sync: AsyncParsableCommand {
                     else { continue }
                     for entry in values[3].array ?? [] {
                         guard let fields = entry.fields, fields.count == 2 else { continue }
-                        if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+                        if terminal { writeOut("\r\u{1B}[K") }
                         print(error: "skipped \(fields[0].string ?? ""): \(fields[1].string ?? "")")
                     }
                     last = Int(skipped)
                     if terminal {
-                        FileHandle.standardOutput.write(Data("\r\u{1B}[Kqueued \(queued) files, \(skipped) skipped…".utf8))
+                        writeOut("\r\u{1B}[Kqueued \(queued) files, \(skipped) skipped…")
                     }
                     if values[2].bool == true { break }
                 }
@@ -67,13 +67,13 @@ struct Sync: AsyncParsableCommand {
                 reply = try await client.call(.enqueue, [.strings(sources), .string(to), .vardict(options)], timeout: .seconds(3600))
             } catch {
                 shown.cancel()
-                if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+                if terminal { writeOut("\r\u{1B}[K") }
                 throw error
             }
             let ids = reply.first?.array?.compactMap(\.uint64) ?? []
             // The last report (finished) comes just before the reply: it is here already.
             let skipped = await shown.value
-            if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+            if terminal { writeOut("\r\u{1B}[K") }
             print(Self.summary(ids: ids, skipped: skipped))
         }
 
@@ -94,8 +94,7 @@ struct Sync: AsyncParsableCommand {
         /// would have replaced them with U+FFFD, naming a file that does not exist).
         static func absolute(_ path: String) -> String? {
             if path.contains("\u{FFFD}") && Self.commandLineHasInvalidUTF8() { return nil }
-            let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-            return url.standardizedFileURL.path
+            return absolutePath(path)
         }
 
         private static func commandLineHasInvalidUTF8() -> Bool {
@@ -206,7 +205,3 @@ struct Sync: AsyncParsableCommand {
     }
 }
 
-/// Unix time in milliseconds.
-func nowMilliseconds() -> Int64 {
-    Int64(Date().timeIntervalSince1970 * 1000)
-}

@@ -1,5 +1,6 @@
 import Foundation
 import QuiesceDBus
+import QuiesceInterface
 import QuiesceSpawn
 
 /// The agent as a user meets it: the real `agentd` and `agentctl` (release builds) on the rig.
@@ -122,6 +123,44 @@ enum AgentBenchmarks {
     }
 
     /// Runs a program to completion and returns its wall time.
+    /// `agentctl status` against `busctl --user get-property` on the same agent (systemd's C
+    /// client: start, connect, one call, print), alternating which goes first; beside it
+    /// `agentctl --version` against a C hello world, the floor of starting a program at all.
+    static func statusVersusBusctl(sessionBus: String, hello: String, rounds: Int) async throws -> Row {
+        let control = try await BusConnection.open(address: sessionBus, label: "bench control")
+        defer { control.close() }
+        let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
+        let agentctl = AgentProcess.sibling("agentctl")
+        let environment = ["DBUS_SESSION_BUS_ADDRESS": sessionBus, "HOME": agent.home, "PATH": "/usr/bin:/bin"]
+        let busctl = ["--user", "get-property", AgentInterface.busName, AgentInterface.path, AgentInterface.interface, "State"]
+        var statuses = Samples(), busctls = Samples(), versions = Samples(), hellos = Samples()
+        for round in 0..<rounds {
+            let first = round % 2 == 0
+            if first { statuses.append(try await timed(agentctl, ["status"], environment: environment, expecting: 0)) }
+            busctls.append(try await timed("/usr/bin/busctl", busctl, environment: environment, expecting: 0))
+            if !first { statuses.append(try await timed(agentctl, ["status"], environment: environment, expecting: 0)) }
+            versions.append(try await timed(agentctl, ["--version"], environment: environment, expecting: 0))
+            hellos.append(try await timed(hello, [], environment: environment, expecting: 0))
+        }
+        try await control.quitAgent()
+        _ = await agent.exit()
+        let ratio = statuses.median.milliseconds / busctls.median.milliseconds
+        let startRatio = versions.median.milliseconds / hellos.median.milliseconds
+        return Row(
+            what: "`agentctl status`, idle agent (n=\(statuses.count))",
+            baseline: "`busctl --user get-property` of one property on the same agent: median \(busctls.median.readable)",
+            goal: "≤ 1.0× busctl (median)",
+            measured: "median \(statuses.median.readable), p99 \(statuses.p99.readable) = \(ratio.ratio) (`agentctl --version` \(versions.median.readable) against a C hello world's \(hellos.median.readable) = \(startRatio.ratio))",
+            passed: ratio <= 1.0,
+            howToRead: """
+                the whole command as a user types it, from spawn to exit: start, connect to the bus, \
+                `GetAll` the agent's properties, print them. busctl (systemd's C client) does the same \
+                for one property. agentctl links the Swift runtime statically (dynamic loading was a \
+                third of its start) and has no Foundation (ICU was another third); `--version`, \
+                against a C program that only prints, is what remains of starting Swift at all.
+                """)
+    }
+
     private static func timed(_ executable: String, _ arguments: [String], environment: [String: String], expecting: Int32) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now

@@ -17,8 +17,16 @@ struct FolderTests {
         return (mock, harness, nas)
     }
 
+    /// Every job, page by page (newest first).
     private func jobs(_ harness: AgentHarness) async throws -> [[DBusValue]] {
-        (try await harness.call(.listJobs, [.vardict(["limit": .uint32(200_000)])]).first?.array ?? []).compactMap(\.fields)
+        var all: [[DBusValue]] = []
+        while true {
+            var filter: [String: DBusValue] = ["limit": .uint32(10_000)]
+            if let last = all.last?.first?.uint64 { filter["before"] = .uint64(last) }
+            let page = (try await harness.call(.listJobs, [.vardict(filter)]).first?.array ?? []).compactMap(\.fields)
+            all += page
+            if page.count < 10_000 { return all }
+        }
     }
 
     /// Regular files below `root`, as relative paths.
