@@ -1,8 +1,21 @@
 import ArgumentParser
 import QuiesceCommandLine
+import QuiesceThreads
+
+/// The process's entry: tasks on threads of our own (no libdispatch pool to start), the plain
+/// forms of the commands run most on the fast path, everything else through ArgumentParser.
+@main
+enum AgentCtlMain {
+    static func main() {
+        QuiesceExecutors.run {
+            if let status = await FastPath.run(Array(CommandLine.arguments.dropFirst())) { return status }
+            await AgentCtl.mainWithUsageStatus2()
+            return 0
+        }
+    }
+}
 
 /// `agentctl`: controls the Quiesce agent over D-Bus.
-@main
 struct AgentCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentctl",
@@ -18,10 +31,9 @@ struct AgentCtl: AsyncParsableCommand {
             Exit status: 0 success; 1 failure (the message says what to do); 2 usage error; \
             quit: 3 when work was cut off; status: 3 when the agent is not running.
             """,
-        version: "0.5.0",
+        version: AgentCtl.version,
         subcommands: [Quit.self, Status.self, Session.self, Run.self, Sync.self])
 
-    static func main() async {
-        await mainWithUsageStatus2()
-    }
+    /// What `--version` prints.
+    static let version = "0.5.0"
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Glibc
 import QuiesceDBus
 import QuiesceInterface
@@ -43,6 +42,12 @@ struct Run: AsyncParsableCommand {
     /// descriptors; forwards SIGTERM and SIGHUP to it (SIGINT from a terminal reaches it already);
     /// returns its exit status.
     static func spawnAndWait(_ command: [String]) async throws -> Int32 {
+        // Handlers first: a SIGTERM before the command exists is kept and passed on once it does.
+        for number in [SIGTERM, SIGHUP] {
+            signal(number) { number in
+                if forwardedTo > 0 { kill(forwardedTo, number) } else { pendingSignal = number }
+            }
+        }
         let child: Int32
         do {
             child = try Spawn.start(
@@ -53,15 +58,17 @@ struct Run: AsyncParsableCommand {
             return error.code == ENOENT ? 127 : 126
         }
         // While the command runs, Ctrl-C is for it: we wait for it to end, then close the session.
+        // SIGTERM and SIGHUP are passed on by a handler (kill(2) is async-signal-safe); a dispatch
+        // source would start libdispatch's pool, which wakes every second for as long as the
+        // command runs.
         signal(SIGINT, SIG_IGN)
-        let forwarded = [SIGTERM, SIGHUP].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { kill(child, number) }
-            source.resume()
-            return source
-        }
-        defer { forwarded.forEach { $0.cancel() } }
+        forwardedTo = child
+        if pendingSignal != 0 { kill(child, pendingSignal) }
         return await Spawn.waitForExit(child)
     }
 }
+
+/// The command `agentctl run` waits for, read by the signal handler that forwards to it (a word,
+/// written once), and a signal that came before it existed.
+nonisolated(unsafe) private var forwardedTo: pid_t = 0
+nonisolated(unsafe) private var pendingSignal: Int32 = 0

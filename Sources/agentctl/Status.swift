@@ -10,6 +10,11 @@ struct Status: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        try await Self.show(json: json)
+    }
+
+    /// The command's body, for ArgumentParser and for ``FastPath``.
+    static func show(json: Bool) async throws {
         let client = try await AgentClient.connect()
         guard let properties = await client.properties() else {
             if json {

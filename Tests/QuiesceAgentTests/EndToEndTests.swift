@@ -179,6 +179,26 @@ struct EndToEndTests {
         #expect(await agent.exitStatus() == 0)
     }
 
+    @Test("agentctl run passes SIGTERM on to its command and exits with the command's status")
+    func runForwardsSigterm() async throws {
+        let (_, harness) = try await rig()
+        let agent = try await harness.start()
+        let marker = harness.home.file("terminated")
+        let ready = harness.home.file("trapping")
+        let client = try PeerProcess(
+            builtProduct("agentctl"),
+            ["run", "--", "sh", "-c", "trap 'touch \(marker); exit 7' TERM; touch \(ready); while true; do sleep 0.05; done"],
+            environment: harness.environment)
+        try await eventually("the command's session open") { try await harness.property(.activeSessions) == .uint32(1) }
+        try await eventually("the command set its trap") { FileManager.default.fileExists(atPath: ready) }
+        client.signal(SIGTERM)
+        #expect(await client.exitStatus() == 7, "the command's own status")
+        #expect(FileManager.default.fileExists(atPath: marker), "the command got the SIGTERM")
+        try await eventually("the session closed") { try await harness.property(.activeSessions) == .uint32(0) }
+        #expect(try await harness.ctl(["quit"]).status == 0)
+        #expect(await agent.exitStatus() == 0)
+    }
+
     @Test("a client that is killed: its bound session closes by itself")
     func killedClient() async throws {
         let (_, harness) = try await rig()
