@@ -22,7 +22,7 @@ enum AgentBenchmarks {
             guard status == 0 else { throw BenchmarkError(message: "agentd exited \(status) after an idle quit; see \(agent.home)/agentd.log") }
             floor.append(try await killToReaped())
         }
-        let goal = Duration.milliseconds(5)
+        let goal = Duration.milliseconds(2)
         return Row(
             what: "`Quit` received → agentd exited, idle agent (n=\(quits.count))",
             baseline: "SIGKILL → reaped, any process: median \(floor.median.readable)",

@@ -28,12 +28,13 @@ enum DBusRoundTrip {
             }
         }
         let ratio = ours.median.milliseconds / theirs.median.milliseconds
+        let poolRatio = pooled.median.milliseconds / theirs.median.milliseconds
         return Row(
             what: "D-Bus method call round trip (n=\(ours.count))",
             baseline: "C libdbus client, blocking calls (n=\(theirs.count)): median \(theirs.median.readable), p99 \(theirs.p99.readable)",
-            goal: "≤ 1.5× the C client (median)",
-            measured: "median \(ours.median.readable), p99 \(ours.p99.readable) = \(ratio.ratio) (from the cooperative pool: median \(pooled.median.readable) = \((pooled.median.milliseconds / theirs.median.milliseconds).ratio))",
-            passed: ratio <= 1.5,
+            goal: "≤ 1.2× the C client (median), from the connection's executor and from the cooperative pool",
+            measured: "median \(ours.median.readable), p99 \(ours.p99.readable) = \(ratio.ratio) (from the cooperative pool: median \(pooled.median.readable) = \(poolRatio.ratio))",
+            passed: ratio <= 1.2 && poolRatio <= 1.2,
             howToRead: """
                 one `org.freedesktop.DBus.GetId` call to the bus daemon and its reply, timed per call, \
                 through `BusConnection.call` from async Swift, against a C program calling \

@@ -58,13 +58,13 @@ enum StoreBenchmarks {
             let (output, _) = try runBaseline(baseline, [directory + "/theirs.db", "batch", "\(count)"])
             theirs.append(Double(count) / Double(output.trimmingCharacters(in: .whitespacesAndNewlines))!)
         }
-        let goal = 50_000.0
+        let ratio = median(ours) / median(theirs)
         return Row(
             what: "Batch enqueue of \(count.formatted()) jobs (n=\(rounds))",
             baseline: "C sqlite3, one transaction: \(median(theirs).grouped) jobs/s",
-            goal: "≥ 50,000 jobs/s",
-            measured: "\(median(ours).grouped) jobs/s = \((median(ours) / median(theirs)).ratio) of C",
-            passed: median(ours) >= goal,
+            goal: "≥ 0.90× the C rate",
+            measured: "\(median(ours).grouped) jobs/s = \(ratio.ratio) of C",
+            passed: ratio >= 0.9,
             howToRead: """
                 one `Enqueue` call carrying \(count.formatted()) files, committed as one transaction, \
                 validation included; median jobs per second.
