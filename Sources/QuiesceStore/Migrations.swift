@@ -96,6 +96,12 @@ enum Migrations {
             UPDATE job_counts SET n = n - 1 WHERE state = old.state;
         END;
         """,
+        // 7: open sessions in rowid order, so a page of them after a cursor reads its rows and no
+        // more (with sessions_open, ordered by instance, SQLite sorted all open sessions for every
+        // page: 3 ms for 100 of 10,000).
+        """
+        CREATE INDEX sessions_open_order ON sessions (closed_at) WHERE closed_at IS NULL;
+        """,
     ]
 
     static var latest: Int { steps.count }

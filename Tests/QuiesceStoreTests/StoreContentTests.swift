@@ -297,4 +297,19 @@ struct StoreContentTests {
         #expect(try store.jobs(limit: 3, newestFirst: true, before: ids[4]).map(\.id) == [ids[3], ids[2], ids[1]])
         #expect(try store.jobs(states: [.queued], limit: 10, newestFirst: true, before: ids[1]).map(\.id) == [ids[0]])
     }
+
+    @Test("a page of open sessions and a page of jobs are read in index order from the cursor: no sort, no scan")
+    func pagesUseTheirIndex() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(path: temp.file("agent.db"))
+        func plan(_ sql: String) throws -> String {
+            try store.write { database in
+                try database.statement("EXPLAIN QUERY PLAN " + sql).rows([]) { row in row.text(3) }.joined(separator: "; ")
+            }
+        }
+        let sessions = try plan("SELECT id FROM sessions WHERE closed_at IS NULL AND rowid > 5 ORDER BY rowid LIMIT 100")
+        #expect(sessions.contains("sessions_open_order") && !sessions.contains("TEMP B-TREE"), "\(sessions)")
+        let jobs = try plan("SELECT id FROM jobs WHERE id < 5 ORDER BY id DESC LIMIT 100")
+        #expect(jobs.contains("INTEGER PRIMARY KEY") && !jobs.contains("TEMP B-TREE"), "\(jobs)")
+    }
 }
