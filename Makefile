@@ -1,13 +1,18 @@
 # Quiesce: make run, make test. Everything else is here for those two and for CI.
 SWIFT        ?= swift
 BUILD_FLAGS  ?=
-# What users run (make install, make bench) links the Swift runtime into each binary: it starts
-# in half the time of one that loads libswiftCore and friends (docs/benchmarks.md).
-RELEASE      := -c release --static-swift-stdlib
+# What users run (make install, make deb, make bench) links the Swift runtime into each binary: it
+# starts in half the time of one that loads libswiftCore and friends (docs/benchmarks.md). No
+# $ORIGIN runpath (nothing is beside the installed binaries). Lazy binding kept: BIND_NOW would
+# resolve every imported symbol at each start of agentctl (lintian mentions it, as information only).
+RELEASE      := -c release --static-swift-stdlib --disable-local-rpath
+# The version, from its one place: AgentInterface.version (agentd --version, agentctl --version,
+# the Version property); make deb checks debian/changelog against it.
+VERSION      := $(shell sed -n 's/.*public static let version = "\(.*\)"/\1/p' Sources/QuiesceInterface/AgentInterface.swift)
 # Swift Testing runs tests in parallel; the package is small enough that two workers fit 2 cores.
 TEST_FLAGS   ?= --parallel --num-workers 2
 
-.PHONY: all setup build run test bench torture install man screenshots clean
+.PHONY: all setup build run test bench torture release stage install deb deb-check man screenshots clean
 
 all: build
 
@@ -70,15 +75,19 @@ torture: setup
 		[ $$status -ne 124 ] || echo "make torture: stopped after 14 minutes" >&2; \
 		exit $$status
 
-## install: release binaries, the systemd user unit, the D-Bus service and interface, the desktop
-## file and icons (GNOME's logout dialog names the agent by them), shell completions and the man
-## pages, under $(DESTDIR)$(PREFIX)
-PREFIX ?= /usr/local
-BINDIR  = $(PREFIX)/bin
-install: setup
+## release: the installed binaries (agentd, agentctl, quiesce-copy), release build, Swift runtime linked in
+release:
 	$(SWIFT) build $(RELEASE) $(BUILD_FLAGS) --product agentd
 	$(SWIFT) build $(RELEASE) $(BUILD_FLAGS) --product agentctl
 	$(SWIFT) build $(RELEASE) $(BUILD_FLAGS) --product quiesce-copy
+
+## stage: copy what make release built, with the systemd user unit, the D-Bus service and interface,
+## the desktop file and icons (GNOME's logout dialog names the agent by them), shell completions and
+## the man pages, under $(DESTDIR)$(PREFIX). Builds nothing (debian/rules calls it).
+PREFIX ?= /usr/local
+BINDIR  = $(PREFIX)/bin
+ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/site-functions
+stage:
 	@bin=$$($(SWIFT) build $(RELEASE) --show-bin-path); \
 	set -e; \
 	install -Dm755 $$bin/agentd $(DESTDIR)$(BINDIR)/agentd; \
@@ -88,16 +97,28 @@ install: setup
 	sed 's|@BINDIR@|$(BINDIR)|g' dbus/quiesce.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/user/quiesce.service; \
 	sed 's|@BINDIR@|$(BINDIR)|g' dbus/io.github.quiesce.Agent1.service.in > $(DESTDIR)$(PREFIX)/share/dbus-1/services/io.github.quiesce.Agent1.service; \
 	install -m644 dbus/io.github.quiesce.Agent1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/; \
-	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d; \
-	$$bin/agentctl --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/agentctl; \
-	$$bin/agentctl --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_agentctl; \
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(ZSH_COMPLETION_DIR) $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d; \
+	$$bin/agentctl --generate-completion-script bash | sed '1{/^#!/d}' > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/agentctl; \
+	$$bin/agentctl --generate-completion-script zsh > $(DESTDIR)$(ZSH_COMPLETION_DIR)/_agentctl; \
 	$$bin/agentctl --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/agentctl.fish; \
 	install -Dm644 docs/agentctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/agentctl.1; \
 	install -Dm644 docs/agentd.1 $(DESTDIR)$(PREFIX)/share/man/man1/agentd.1; \
 	install -d $(DESTDIR)$(PREFIX)/share/applications; \
 	sed 's|@BINDIR@|$(BINDIR)|g' desktop/io.github.quiesce.Agent.desktop.in > $(DESTDIR)$(PREFIX)/share/applications/io.github.quiesce.Agent.desktop; \
-	for icon in $$(cd desktop/icons && find hicolor -type f); do install -Dm644 desktop/icons/$$icon $(DESTDIR)$(PREFIX)/share/icons/$$icon; done; \
-	echo "installed under $(DESTDIR)$(PREFIX); enable with: systemctl --user daemon-reload && systemctl --user enable --now quiesce"
+	for icon in $$(cd desktop/icons && find hicolor -type f); do install -Dm644 desktop/icons/$$icon $(DESTDIR)$(PREFIX)/share/icons/$$icon; done
+
+## install: make release and make stage, for a machine without the package (make deb is the way for Debian)
+install: setup release stage
+	@echo "installed under $(DESTDIR)$(PREFIX); enable with: systemctl --user daemon-reload && systemctl --user enable --now quiesce"
+
+## deb: quiesce_$(VERSION)_amd64.deb in the tree, built with debhelper (debian/) and checked by lintian
+deb:
+	@scripts/deb.sh build $(VERSION)
+
+## deb-check: make deb, then install the package, run it under a systemd user manager, purge it and
+## check nothing is left (CI runs this after make test; root, and it installs on this machine)
+deb-check: deb
+	@scripts/deb.sh check $(VERSION)
 
 ## screenshots: the pictures in docs/images/, taken of the real desktop programs on Xvfb (GNOME's
 ## logout dialog listing the agent's work; the tray on xfce4-panel). Not part of make test; needs the
@@ -117,7 +138,8 @@ screenshots: setup
 ## man: regenerate docs/agentctl.1 and docs/agentd.1 from the commands' help
 man:
 	$(SWIFT) package --disable-sandbox generate-manual
-	cp .build/plugins/GenerateManual/outputs/agentctl/agentctl.1 .build/plugins/GenerateManual/outputs/agentd/agentd.1 docs/
+	@# A blank line in mdoc is a paragraph to some readers and a warning to man --warnings (lintian): .Pp says it.
+	for page in agentctl agentd; do sed 's/^$$/.Pp/' .build/plugins/GenerateManual/outputs/$$page/$$page.1 > docs/$$page.1; done
 
 clean:
 	$(SWIFT) package clean

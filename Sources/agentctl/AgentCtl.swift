@@ -1,5 +1,6 @@
 import ArgumentParser
 import QuiesceCommandLine
+import QuiesceInterface
 import QuiesceThreads
 
 /// The process's entry: tasks on threads of our own (no libdispatch pool to start), the plain
@@ -34,6 +35,6 @@ struct AgentCtl: AsyncParsableCommand {
         version: AgentCtl.version,
         subcommands: [Quit.self, Status.self, Session.self, Run.self, Sync.self])
 
-    /// What `--version` prints.
-    static let version = "0.5.0"
+    /// What `--version` prints: the agent's version (one place: `AgentInterface.version`).
+    static let version = AgentInterface.version
 }
