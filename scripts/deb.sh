@@ -53,8 +53,8 @@ build() {
     echo
     echo "lintian $deb:"
     # --fail-on: errors and warnings fail the build; overrides are in debian/quiesce.lintian-overrides.
-    lintian --fail-on error,warning --display-info "$deb" || die "lintian found errors or warnings in $deb (above)"
-    echo "(lintian: no errors, no warnings)"
+    lintian --fail-on error,warning "$deb" || die "lintian found errors or warnings in $deb (above)"
+    echo "(lintian: no errors, no warnings; lintian -I lists its information tags)"
     echo
     echo "$deb: $(du -k "$deb" | cut -f1) KiB; installed $(dpkg-deb -f "$deb" Installed-Size) KiB"
     echo "Depends: $(dpkg-deb -f "$deb" Depends)"
@@ -85,12 +85,14 @@ state=/var/lib/systemd/deb-systemd-user-helper-enabled
 check() {
     [[ $(id -u) -eq 0 ]] || die "check installs the package: run it as root (CI does)"
     [[ -f $deb ]] || die "no $deb: make deb first"
-    local dir files manager="" path
+    local files path
+    # Globals: the EXIT trap reads them after this function has returned.
+    manager=""
     dir=$(mktemp -d /tmp/quiesce-deb-XXXXXX)
     files="$dir/files"
     cleanup() {
         [[ -n $manager ]] && scripts/rig/user-manager.sh stop "$manager" >/dev/null 2>&1 || true
-        if dpkg-query -W -f='${Status}' quiesce 2>/dev/null | grep -q "install ok"; then
+        if [[ $(dpkg-query -W -f='${Status}' quiesce 2>/dev/null || true) == "install ok installed" ]]; then
             DEBIAN_FRONTEND=noninteractive apt-get purge -y -q quiesce >/dev/null 2>&1 || true
         fi
         rm -rf "$dir"
@@ -118,7 +120,7 @@ check() {
     # The installed unit under a real systemd user manager (the test rig's, in a namespace of its
     # own): it finds the unit in /usr/lib/systemd/user and the D-Bus service in /usr/share/dbus-1.
     manager="$dir/manager"
-    scripts/rig/user-manager.sh start "$manager" >/dev/null
+    QUIESCE_USER_MANAGER_MACHINE_SERVICES=1 scripts/rig/user-manager.sh start "$manager" >/dev/null
     in_manager() { scripts/rig/user-manager.sh exec "$manager" "$@"; }
     in_manager systemctl --user start quiesce.service
     [[ $(in_manager systemctl --user is-active quiesce.service) == active ]] || die "the installed unit did not start"
@@ -140,7 +142,7 @@ check() {
 
     echo "purging"
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -q quiesce >"$dir/apt.log" 2>&1 || { cat "$dir/apt.log" >&2; die "apt-get purge failed"; }
-    ! dpkg-query -W -f='${Status}' quiesce 2>/dev/null | grep -q "install ok" || die "quiesce is still installed"
+    [[ $(dpkg-query -W -f='${Status}' quiesce 2>/dev/null || true) != "install ok installed" ]] || die "quiesce is still installed"
     while read -r path; do
         [[ -d $path ]] && continue
         [[ -e $path || -L $path ]] && die "left behind after purge: $path"
@@ -150,6 +152,8 @@ check() {
         [[ -e $path || -L $path ]] && die "left behind after purge: $path"
     done
     echo "purged: nothing left behind"
+    cleanup
+    trap - EXIT
 }
 
 # The unit ends inactive, its agent's exit a success (0, or 3 for a forced quit).

@@ -127,8 +127,11 @@ namespace() {
     # The bus would otherwise start any session service installed on the machine (dunst, dconf,
     # at-spi) when a test calls its name. Without them, a call to a name nobody owns answers
     # ServiceUnknown at once, as on the rig's buses; a test adds its own activatable services in
-    # $XDG_DATA_HOME/dbus-1/services.
-    [[ ! -d /usr/share/dbus-1/services ]] || mount --bind "$dir/mounts/empty" /usr/share/dbus-1/services
+    # $XDG_DATA_HOME/dbus-1/services. QUIESCE_USER_MANAGER_MACHINE_SERVICES=1 keeps the machine's:
+    # the installed package's check (scripts/deb.sh) activates the agent by its installed file.
+    if [[ ${QUIESCE_USER_MANAGER_MACHINE_SERVICES:-} != 1 && -d /usr/share/dbus-1/services ]]; then
+        mount --bind "$dir/mounts/empty" /usr/share/dbus-1/services
+    fi
 
     # journald, in a cgroup of its own beside the manager's. It writes only below /run (ours here):
     # Storage=volatile, no kmsg, no syslog, no wall. Auditing is machine-wide and journald may
