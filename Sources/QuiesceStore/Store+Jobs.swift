@@ -213,21 +213,24 @@ extension Store {
     /// How many jobs are in each state. `inFlight` is the other half of the idle predicate.
     /// Five rows read, whatever the queue holds (the counts are kept as jobs change: migration 6).
     public func jobCounts() throws(StoreError) -> JobCounts {
-        try write { database in
-            var counts = JobCounts()
-            _ = try database.statement("SELECT state, n FROM job_counts").rows { row in
-                let count = Int(row.integer(1))
-                switch JobState(rawValue: row.text(0)) {
-                case .queued: counts.queued = count
-                case .inFlight: counts.inFlight = count
-                case .done: counts.done = count
-                case .failed: counts.failed = count
-                case .cancelled: counts.cancelled = count
-                case nil: break
-                }
+        try write { database in try Self.counts(database, "SELECT state, n FROM job_counts") }
+    }
+
+    /// Counts from `sql`'s rows of (state, count).
+    static func counts(_ database: Database, _ sql: String) throws -> JobCounts {
+        var counts = JobCounts()
+        _ = try database.statement(sql).rows { row in
+            let count = Int(row.integer(1))
+            switch JobState(rawValue: row.text(0)) {
+            case .queued: counts.queued = count
+            case .inFlight: counts.inFlight = count
+            case .done: counts.done = count
+            case .failed: counts.failed = count
+            case .cancelled: counts.cancelled = count
+            case nil: break
             }
-            return counts
         }
+        return counts
     }
 
     /// The earliest retry time of a queued job, or nil when none waits.

@@ -210,21 +210,7 @@ struct StoreContentTests {
 
     /// The counts as a full scan sees them, to hold the kept counts against.
     private func scannedCounts(_ store: Store) throws -> JobCounts {
-        try store.write { database in
-            var counts = JobCounts()
-            _ = try database.statement("SELECT state, count(*) FROM jobs GROUP BY state").rows { row in
-                let count = Int(row.integer(1))
-                switch JobState(rawValue: row.text(0)) {
-                case .queued: counts.queued = count
-                case .inFlight: counts.inFlight = count
-                case .done: counts.done = count
-                case .failed: counts.failed = count
-                case .cancelled: counts.cancelled = count
-                case nil: break
-                }
-            }
-            return counts
-        }
+        try store.write { database in try Store.counts(database, "SELECT state, count(*) FROM jobs GROUP BY state") }
     }
 
     @Test("the kept job counts agree with a full count after every kind of change, and across a crash")
