@@ -65,7 +65,14 @@ public struct FileCopier: Sendable {
         var sourceDigest = SourceDigest(descriptor: input, path: source, size: Int64(before.st_size))
 
         var target = try self.target(for: request, in: directory, source: &sourceDigest, shownDirectory: shownDirectory, abort: abort)
-        if case .done(let result) = target { return result }
+        if case .done(let result) = target {
+            // Found there already (an earlier attempt landed it): its partial name may still be
+            // a second link to the landed file, left when that attempt was cut off between the
+            // link and the unlink of the no-replace placement. Ours to remove: copies of one name
+            // into one folder never run at once.
+            _ = unlinkat(directory, partial, 0)
+            return result
+        }
 
         // A partial file from an interrupted attempt (or anything else by that name) goes first;
         // O_EXCL | O_NOFOLLOW then guarantees we write a file of our own, not through a link.

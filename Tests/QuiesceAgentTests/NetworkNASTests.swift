@@ -100,6 +100,12 @@ struct NetworkNASTests {
         try await eventually("status saying the NAS is unreachable", limit: .seconds(30)) {
             try await harness.ctl(["status"]).output.contains("unreachable")
         }
+        // A copy that had started before the worker knew (two run at once) may still be failing:
+        // in flight for a moment, then back in the queue. What must hold: every job ends up
+        // waiting in the queue, and none has an attempt counted.
+        try await eventually("every job back in the queue", limit: .seconds(30)) {
+            try await jobs(harness).allSatisfy { $0[3].string == "queued" }
+        }
         let waiting = try await jobs(harness)
         #expect(
             waiting.allSatisfy { $0[3].string == "queued" && $0[4].uint32 == 0 },

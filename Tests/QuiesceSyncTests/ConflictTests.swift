@@ -56,6 +56,18 @@ struct ConflictTests {
         #expect(allFiles(under: nas) == ["photos/IMG_0001.JPG"])
     }
 
+    @Test("a partial name left as a second link to the landed file (an attempt cut off between link and unlink) is removed when the copy is found there; the file keeps its bytes")
+    func staleLinkedPartial() throws {
+        let first = try copier.copy(source: file("camera-a/IMG_0001.JPG", "same"), destination: "photos", abort: AbortFlag())
+        #expect(first.outcome == .copied)
+        // What a network NAS leaves when the copier dies between link(partial, final) and unlink(partial).
+        #expect(link("\(nas)/photos/IMG_0001.JPG", "\(nas)/photos/\(NASRoot.partialName(for: "IMG_0001.JPG"))") == 0)
+        let again = try copier.copy(source: temp.file("camera-a/IMG_0001.JPG"), destination: "photos", abort: AbortFlag())
+        #expect(again.outcome == .identical)
+        #expect(allFiles(under: nas) == ["photos/IMG_0001.JPG"], "the stale partial is gone")
+        #expect(contents("IMG_0001.JPG") == "same")
+    }
+
     @Test("a newer version of the file this agent wrote replaces it; one the user changed since is kept")
     func newerVersionOfOurs() throws {
         let source = file("camera-a/notes.txt", "version 1")
