@@ -109,7 +109,10 @@ extension FileCopier {
             return .taken
         case EINVAL, ENOSYS, EOPNOTSUPP:
             if linkat(directory, partial, directory, name, 0) == 0 {
-                _ = unlinkat(directory, partial, 0)
+                // The partial name must go too, or it stays for good as a second link to the
+                // landed file: a failed unlink (a server gone between the two calls) is a failed
+                // placement. The retry finds the bytes under the name and removes the partial.
+                guard unlinkat(directory, partial, 0) == 0 || errno == ENOENT else { return .failed(errno: errno) }
                 return .placed
             }
             if errno == EEXIST { return .taken }

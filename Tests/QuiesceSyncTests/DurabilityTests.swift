@@ -23,13 +23,18 @@ struct DurabilityTests {
     /// A copier that, on its first run only, gets `EIO` from its `which`-th `fsync` (1: the
     /// partial file's, 2: the directory's after the rename).
     private func failingCopier(fsync which: Int) throws -> Copier {
+        try failingCopier("-e trace=fsync -e inject=fsync:error=EIO:when=\(which)")
+    }
+
+    /// A copier that, on its first run only, runs under strace with `injections`.
+    private func failingCopier(_ injections: String) throws -> Copier {
         let strace = "/usr/bin/strace"
         try #require(access(strace, X_OK) == 0, "strace is missing (Debian package strace; make setup installs it)")
         let script = temp.file("copier-eio.sh")
         writeFile(script, Array("""
             #!/bin/sh
             if mkdir '\(temp.file("injected"))' 2>/dev/null; then
-                exec \(strace) -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when=\(which) '\(builtProduct("quiesce-copy"))' "$@"
+                exec \(strace) -f -qq -o /dev/null \(injections) '\(builtProduct("quiesce-copy"))' "$@"
             fi
             exec '\(builtProduct("quiesce-copy"))' "$@"
 
@@ -41,12 +46,16 @@ struct DurabilityTests {
     /// Runs one job through a worker whose first copy meets the failure; returns the job after that
     /// attempt and after the retry.
     private func copyOnce(failingFsync which: Int) async throws -> (afterFailure: JobRecord, afterRetry: JobRecord, source: String) {
+        try await copyOnce(with: try failingCopier(fsync: which))
+    }
+
+    private func copyOnce(with copier: Copier) async throws -> (afterFailure: JobRecord, afterRetry: JobRecord, source: String) {
         let store = try Store(path: temp.file("agent.db"))
         // Retries wait an hour: the test retries by hand, so it can look at the job in between.
         let worker = SyncWorker(
             store: store, nasRoot: temp.file("nas"), claims: Gate(name: "claims", open: true),
             retry: RetryPolicy(base: .seconds(3600), cap: .seconds(3600), random: { 0 }),
-            copier: try failingCopier(fsync: which), logger: logger)
+            copier: copier, logger: logger)
         try await worker.start()
         let source = temp.file("src/ledger.db")
         writeFile(source, pseudoRandomBytes(count: 300_000, seed: 11))
@@ -81,5 +90,19 @@ struct DurabilityTests {
         #expect(done.outcome == "replaced")
         #expect(sameContents(temp.file("nas/books/ledger.db"), source))
         #expect(allFiles(under: temp.file("nas")) == ["books/ledger.db"])
+    }
+
+    @Test("where renaming without replacing is refused (sshfs: EINVAL), the copy lands by link and unlink; EIO from that unlink is a failure, not a copy with its partial name left as a second link")
+    func unlinkAfterLinkFails() async throws {
+        // renameat2(RENAME_NOREPLACE) refused as on sshfs; the 2nd unlinkat (the partial's, after
+        // the link; the 1st clears a stale partial before writing) fails as a server that went away.
+        let copier = try failingCopier(
+            "-e trace=renameat2,unlinkat -e inject=renameat2:error=EINVAL -e inject=unlinkat:error=EIO:when=2")
+        let (failed, done, source) = try await copyOnce(with: copier)
+        #expect(failed.state == .queued)
+        #expect(failed.lastError?.contains("Input/output error") == true, "\(failed.lastError ?? "no error")")
+        #expect(done.state == .done)
+        #expect(sameContents(temp.file("nas/books/ledger.db"), source))
+        #expect(allFiles(under: temp.file("nas")) == ["books/ledger.db"], "no partial name left: \(allFiles(under: temp.file("nas")))")
     }
 }
