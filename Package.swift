@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "QuiesceStore",
-            dependencies: ["CSQLite"]
+            dependencies: ["CSQLite", "QuiesceThreads"]
         ),
         .target(name: "CFileSystem"),
         // posix_spawn with a clean signal mask and no inherited descriptors: `agentctl run`'s

@@ -6,7 +6,6 @@
 
 #include <dbus/dbus.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 
 static const int QDBUS_TYPE_INVALID = DBUS_TYPE_INVALID;
 static const int QDBUS_TYPE_BYTE = DBUS_TYPE_BYTE;
@@ -50,12 +49,6 @@ static const dbus_bool_t QDBUS_FALSE = FALSE;
 /// Swift's Glibc module). Close-on-exec, so no child inherits it.
 static inline int quiesce_wake_descriptor(void) {
     return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-/// Names the calling thread (at most 15 bytes), for `top -H`, gdb and /proc/PID/task/*/comm.
-/// prctl is variadic and pthread_setname_np needs _GNU_SOURCE: neither imports into Swift.
-static inline void quiesce_name_thread(const char *name) {
-    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
 /// A zeroed DBusError, ready for dbus_error_init's callers.

@@ -1,5 +1,6 @@
 import CDBus
 import Glibc
+import QuiesceThreads
 import Synchronization
 
 /// Waits for everything a connection waits for — its socket and libdbus's timeouts — on a thread
@@ -96,19 +97,12 @@ final class WatchPoller: TaskExecutor {
     /// cannot be made (`EAGAIN`: out of threads or memory) fails the connection's opening.
     func start(_ handlers: Handlers) throws(DBusError) {
         state.withLock { $0.handlers = handlers }
-        let context = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { context in
-            let poller = Unmanaged<WatchPoller>.fromOpaque(context!).takeRetainedValue()
-            poller.loop()
-            return nil
-        }, context.toOpaque())
-        guard started == 0 else {
-            context.release()
+        do {
+            try DetachedThread.start(name: Self.threadName) { [self] in loop() }
+        } catch {
             state.withLock { $0.handlers = nil }
-            throw DBusError(name: .failed, message: "cannot start the connection's thread: \(String(cString: strerror(started)))")
+            throw DBusError(name: .failed, message: "cannot start the connection's thread: \(String(cString: strerror(error.code)))")
         }
-        pthread_detach(thread)
     }
 
     /// Adds or updates a watch (libdbus toggles them as its output queue fills and drains).
@@ -194,7 +188,6 @@ final class WatchPoller: TaskExecutor {
 
     private func loop() {
         thread.store(UInt(pthread_self()), ordering: .relaxed)
-        quiesce_name_thread(Self.threadName)
         defer { finish() }
         while true {
             let now = ContinuousClock.now

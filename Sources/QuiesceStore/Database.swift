@@ -12,10 +12,11 @@ final class Database: @unchecked Sendable {
     let path: String
     private var statements: [String: Statement] = [:]
 
-    /// Opens (and with `create`, creates) the database at `path`.
-    init(path: String, create: Bool) throws(DatabaseError) {
+    /// Opens (and with `create`, creates) the database at `path`; `readOnly` for a connection
+    /// that only looks (the store's background check).
+    init(path: String, create: Bool = false, readOnly: Bool = false) throws(DatabaseError) {
         var handle: OpaquePointer?
-        var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+        var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX
         if create { flags |= SQLITE_OPEN_CREATE }
         let result = sqlite3_open_v2(path, &handle, flags, nil)
         guard result == SQLITE_OK, let handle else {

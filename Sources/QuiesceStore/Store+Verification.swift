@@ -1,5 +1,6 @@
 import CSQLite
 import Glibc
+import QuiesceThreads
 import Synchronization
 
 /// The whole-file check (`integrity_check`) after a clean start, off the start path.
@@ -46,7 +47,7 @@ extension Store {
             let running = check.running
             check.generation &+= 1
             check.running = false
-            if let reader = check.reader { sqlite3_interrupt(reader.pointer) }
+            if let reader = check.reader { sqlite3_interrupt(reader.handle) }
             if forGood { check.ended = true }
             return running
         }
@@ -67,23 +68,15 @@ extension Store {
             return check.generation
         }
         guard let generation else { return }
-        let job = Unmanaged.passRetained(CheckThread(store: self, generation: generation))
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { context in
-            let job = Unmanaged<CheckThread>.fromOpaque(context!).takeRetainedValue()
-            job.store.runBackgroundCheck(generation: job.generation)
-            return nil
-        }, job.toOpaque())
-        guard started == 0 else {
+        do {
+            try DetachedThread.start(name: "quiesce-dbcheck") { [self] in runBackgroundCheck(generation: generation) }
+        } catch {
             // No thread: the file stays unchecked this run; the next start after an unclean stop checks it.
-            job.release()
             backgroundCheck.withLock {
                 $0.running = false
                 $0.threads -= 1
             }
-            return
         }
-        pthread_detach(thread)
     }
 
     private func runBackgroundCheck(generation: UInt64) {
@@ -91,26 +84,25 @@ extension Store {
         defer { backgroundCheck.withLock { $0.threads -= 1 } }
         var parameters = sched_param()
         _ = sched_setscheduler(0, Self.idleScheduling, &parameters)
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let handle else {
-            sqlite3_close_v2(handle)
-            backgroundCheck.withLock { if $0.generation == generation { $0.running = false } }
-            return
-        }
-        let current = backgroundCheck.withLock { check -> Bool in
-            guard check.generation == generation else { return false }
-            check.reader = ReaderHandle(pointer: handle)
-            return true
-        }
-        guard current else {
-            sqlite3_close_v2(handle)
-            return
-        }
         let outcome: Result<String, DatabaseError>
-        do { outcome = .success(try Self.integrityProblems(handle)) } catch { outcome = .failure(error) }
+        do {
+            guard let reader = try? Database(path: path, readOnly: true) else {
+                backgroundCheck.withLock { if $0.generation == generation { $0.running = false } }
+                return
+            }
+            // Registered so `stopBackgroundCheck` can interrupt it, under the lock it does that under.
+            let current = backgroundCheck.withLock { check -> Bool in
+                guard check.generation == generation else { return false }
+                check.reader = reader
+                return true
+            }
+            guard current else { return }
+            do { outcome = .success(try Self.integrityProblems(reader)) } catch { outcome = .failure(error) }
+        }
+        // `reader` ends with the block above: the state's reference is now the last, and dropping
+        // it below, under the lock, closes the connection before the thread is counted out.
         let damaged = backgroundCheck.withLock { check -> Bool in
             check.reader = nil
-            sqlite3_close_v2(handle)
             guard check.generation == generation else { return false }
             check.running = false
             switch outcome {
@@ -149,23 +141,8 @@ extension Store {
     }
 
     /// What `integrity_check` found: empty when the file is sound, else its first three findings.
-    static func integrityProblems(_ handle: OpaquePointer) throws(DatabaseError) -> String {
-        let sql = "PRAGMA integrity_check(3)"
-        var statement: OpaquePointer?
-        let prepared = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
-        guard prepared == SQLITE_OK, let statement else {
-            throw DatabaseError(extendedCode: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
-        }
-        defer { sqlite3_finalize(statement) }
-        var findings: [String] = []
-        while true {
-            let step = sqlite3_step(statement)
-            if step == SQLITE_DONE { break }
-            guard step == SQLITE_ROW else {
-                throw DatabaseError(extendedCode: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
-            }
-            findings.append(sqlite3_column_text(statement, 0).map { String(cString: $0) } ?? "")
-        }
+    static func integrityProblems(_ database: Database) throws(DatabaseError) -> String {
+        let findings = try database.statement("PRAGMA integrity_check(3)").rows { row in row.text(0) }
         return findings == ["ok"] ? "" : findings.joined(separator: "; ")
     }
 
@@ -178,7 +155,7 @@ extension Store {
 struct BackgroundCheck {
     var onDamage: (@Sendable (StoreError) -> Void)?
     /// The checking thread's connection while it reads, so it can be interrupted.
-    var reader: ReaderHandle?
+    var reader: Database?
     var running = false
     /// Finished, found damage, or the store closed: never runs again.
     var ended = false
@@ -186,20 +163,4 @@ struct BackgroundCheck {
     var generation: UInt64 = 0
     /// Checking threads that have not yet closed their connection.
     var threads = 0
-}
-
-/// The checking connection, as the mutex holds it. Sendable because it is only touched under the
-/// mutex (`sqlite3_interrupt`, which SQLite allows from any thread) and closed there.
-struct ReaderHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-}
-
-/// What the checking thread is handed.
-private final class CheckThread {
-    let store: Store
-    let generation: UInt64
-    init(store: Store, generation: UInt64) {
-        self.store = store
-        self.generation = generation
-    }
 }

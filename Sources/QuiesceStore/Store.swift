@@ -121,7 +121,7 @@ public final class Store: Sendable {
         }
         try database.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
         if fullCheck {
-            let problems = try integrityProblems(database.handle)
+            let problems = try integrityProblems(database)
             guard problems.isEmpty else {
                 throw DatabaseError(extendedCode: SQLITE_CORRUPT, message: problems, sql: "PRAGMA integrity_check")
             }

@@ -18,7 +18,6 @@ public enum SignalWaiter {
     /// The blocked `signals` as they arrive. Block them first (``block(_:)``) in every thread.
     public static func signals(_ signals: [Int32]) throws(ThreadStartError) -> AsyncStream<Int32> {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        block(signals)
         try DetachedThread.start(name: "quiesce-signals") {
             var set = sigset_t()
             sigemptyset(&set)

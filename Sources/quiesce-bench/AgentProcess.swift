@@ -26,9 +26,7 @@ final class AgentProcess: @unchecked Sendable {
         let log = open(home + "/agentd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         defer { close(log) }
         // Subscribed before the spawn, so the announcement cannot be missed.
-        let owners = try await control.signals(matching: MatchRule(
-            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
-            path: "/org/freedesktop/DBus", arg0: AgentInterface.busName))
+        let owners = try await control.nameOwnerChanges(of: AgentInterface.busName)
         let clock = ContinuousClock()
         let start = clock.now
         let pid = try spawn(executable, arguments, environment: environment, output: .descriptor(log), error: .descriptor(log))
@@ -36,10 +34,8 @@ final class AgentProcess: @unchecked Sendable {
         let home = self.home
         startup = try await withThrowingTaskGroup(of: Duration.self) { group in
             group.addTask {
-                for await message in owners {
-                    if let arguments = try? message.arguments(), arguments.count == 3, arguments[2].string?.isEmpty == false {
-                        return start.duration(to: clock.now)
-                    }
+                for await change in owners where !change.newOwner.isEmpty {
+                    return start.duration(to: clock.now)
                 }
                 throw CancellationError()
             }
