@@ -7,6 +7,13 @@ extension ShutdownCoordinator {
     func step(_ input: MachineInput) -> TriggerResponse.Effect? {
         let step = machine.handle(input, at: clock.now)
         for effect in step.effects { perform(effect) }
+        // What the effects learned at once (work read without waiting) is the machine's next
+        // input, before anything else reaches the actor: a trigger that finds nothing running
+        // ends in `stopping` within its own call.
+        while !followUps.isEmpty {
+            let next = followUps.removeFirst()
+            for effect in machine.handle(next, at: clock.now).effects { perform(effect) }
+        }
         return step.response
     }
 
@@ -40,9 +47,12 @@ extension ShutdownCoordinator {
         case .watchWork(let epoch):
             for task in watching { task.cancel() }
             watching = sources.enumerated().map { index, source in
-                Task {
-                    let changes = source.changes()
-                    self.step(.workChanged(epoch: epoch, source: index, await source.snapshot()))
+                // Subscribed before the snapshot is read, so no change falls between the two.
+                let changes = source.changes()
+                let now = source.snapshotNow()
+                if let now { followUps.append(.workChanged(epoch: epoch, source: index, now)) }
+                return Task {
+                    if now == nil { self.step(.workChanged(epoch: epoch, source: index, await source.snapshot())) }
                     for await snapshot in changes {
                         self.step(.workChanged(epoch: epoch, source: index, snapshot))
                     }

@@ -38,6 +38,8 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
     var stopRequested: CheckedContinuation<Void, Never>?
     var timers: [Deadline: Task<Void, Never>] = [:]
     var watching: [Task<Void, Never>] = []
+    /// Inputs an effect produced without waiting, handled before ``step(_:)`` returns.
+    var followUps: [MachineInput] = []
     var holds: [SystemHoldKind: SystemHold] = [:]
     /// The prompt round showing now: its tasks and update streams, by prompt index.
     var round: (id: Int, asking: [Int: Task<Void, Never>], updates: [Int: AsyncStream<PromptQuestion>.Continuation])?

@@ -77,6 +77,8 @@ public final class WorkCounter: WorkSource, Sendable {
     /// The snapshot now, from any thread without awaiting.
     public var current: WorkSnapshot { state.withLock { $0.snapshot } }
 
+    public func snapshotNow() -> WorkSnapshot? { current }
+
     public func snapshot() async -> WorkSnapshot {
         state.withLock { $0.snapshot }
     }

@@ -17,8 +17,16 @@ public protocol WorkSource: Sendable {
     /// does not hold up sleep. Defaults to `true`.
     var blocksSleep: Bool { get }
 
-    /// The current state. Called once when a subscription starts.
+    /// The current state. Called once when a subscription starts, unless ``snapshotNow()``
+    /// answers.
     func snapshot() async -> WorkSnapshot
+
+    /// The current state when it can be read without waiting (a count under a lock), else nil.
+    ///
+    /// Why: the coordinator reads it in the same step that starts a drain, so an agent with
+    /// nothing running decides to stop at once, instead of after a task per source has reported
+    /// (each a thread hand-off). Defaults to nil: ``snapshot()`` is awaited instead.
+    func snapshotNow() -> WorkSnapshot?
 
     /// A new snapshot for every change, from the moment of the call until the consumer stops
     /// iterating. Sources may coalesce bursts: only the latest snapshot matters.
@@ -27,4 +35,6 @@ public protocol WorkSource: Sendable {
 
 extension WorkSource {
     public var blocksSleep: Bool { true }
+
+    public func snapshotNow() -> WorkSnapshot? { nil }
 }

@@ -24,6 +24,31 @@ struct DrainTests {
         #expect(!harness.phases.contains(.prompting))
     }
 
+    @Test("sources that can be read at once: a quit that finds nothing running is stopping when the call returns")
+    func idleQuitDecidesWithinTheTrigger() async throws {
+        let sessions = WorkCounter(name: "sessions")
+        let sync = WorkCounter(name: "sync")
+        let harness = try await Harness.start(sources: [sessions, sync], prompts: [ScriptedPrompt()])
+
+        let response = await harness.coordinator.trigger(.request())
+        #expect(response.effect == .drainStarted)
+        #expect(response.phase == .stopping, "decided in the trigger's own step, not after the sources reported")
+        #expect(try await harness.result().outcome == .clean)
+        #expect(harness.phases == [.running, .draining, .stopping, .stopped])
+    }
+
+    @Test("a source that cannot be read at once is awaited: the quit waits for its snapshot")
+    func awaitedSourceIsAsked() async throws {
+        let slow = AwaitedSource()
+        let harness = try await Harness.start(sources: [slow], prompts: [ScriptedPrompt()])
+
+        let response = await harness.coordinator.trigger(.request())
+        #expect(response.phase == .draining)
+        try await harness.waitForEvent("the drain seeing the source's one unit") { $0.work.total == 1 }
+        slow.endWork()
+        #expect(try await harness.result().outcome == .clean)
+    }
+
     @Test("a signalling source lets the coordinator proceed with no clock advance at all")
     func eventDrivenProceedsWithoutTime() async throws {
         let sync = WorkCounter(name: "sync")
@@ -222,4 +247,17 @@ struct GatedComponent: Component {
 
     func start() async throws { await gate.pass() }
     func stop() async throws {}
+}
+
+/// A work source that answers only through `snapshot()` (as ``PollingWorkSource`` does).
+private final class AwaitedSource: WorkSource, Sendable {
+    let name = "awaited"
+    private let counter = WorkCounter(name: "awaited")
+    private let unit: WorkCounter.Token
+
+    init() { unit = counter.begin("unit") }
+
+    func snapshot() async -> WorkSnapshot { await counter.snapshot() }
+    func changes() -> AsyncStream<WorkSnapshot> { counter.changes() }
+    func endWork() { counter.end(unit) }
 }

@@ -63,6 +63,30 @@ struct TeardownTests {
         #expect(result.teardown.hungComponent == nil)
     }
 
+    @Test("a component left behind that returns later does not stop the rest a second time; a failed stop is reported and teardown goes on")
+    func abandonedStopDoesNotRunTheRestTwice() async throws {
+        let log = Recorder<String>()
+        let harness = try await Harness.start(
+            configuration: ShutdownConfiguration(stopTimeout: .seconds(1), hardExitDeadline: .seconds(10)),
+            components: [
+                RecordingComponent(name: "store", log: log),
+                RecordingComponent(name: "cache", log: log, behaviour: .failsToStop),
+                RecordingComponent(name: "worker", log: log, behaviour: .stopsWhenCancelled),
+            ])
+        await harness.coordinator.trigger(.request())
+        try await log.wait(for: "worker stopping") { $0.contains("stop worker") }
+
+        let result = try #require(try await harness.advanceUntilFinished(step: .milliseconds(250), maxSteps: 40))
+        #expect(result.teardown.components == [
+            ComponentStop(name: "worker", result: .timedOut),
+            ComponentStop(name: "cache", result: .failed("the test told it to fail its stop")),
+            ComponentStop(name: "store", result: .stopped),
+        ])
+        try await log.wait(for: "the worker's cancelled stop returning") { $0.contains("worker cancelled") }
+        #expect(log.items.filter { $0 == "stop cache" }.count == 1)
+        #expect(log.items.filter { $0 == "stop store" }.count == 1)
+    }
+
     @Test("a component that fails to start rolls back what started, in reverse: exit 1")
     func failedStartRollsBack() async throws {
         let log = Recorder<String>()
