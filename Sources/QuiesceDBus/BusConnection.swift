@@ -75,11 +75,16 @@ public final class BusConnection: @unchecked Sendable {
     /// libdbus and sd-bus look for it: a systemd user manager need not export the address to its
     /// units.
     public static func session(environment: [String: String]) async throws(DBusError) -> BusConnection {
+        try await open(address: try sessionAddress(environment: environment), label: "session bus")
+    }
+
+    /// Where the session bus is (see ``session(environment:)``).
+    static func sessionAddress(environment: [String: String]) throws(DBusError) -> String {
         if let address = environment["DBUS_SESSION_BUS_ADDRESS"], !address.isEmpty {
-            return try await open(address: address, label: "session bus")
+            return address
         }
         if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), access(runtime + "/bus", F_OK) == 0 {
-            return try await open(address: "unix:path=\(runtime)/bus", label: "session bus")
+            return "unix:path=\(runtime)/bus"
         }
         throw DBusError(
             name: .failed,
@@ -120,6 +125,21 @@ public final class BusConnection: @unchecked Sendable {
         address: String, register: Bool, label: String, queue: SerialQueue, poller makePoller: () throws(DBusError) -> WatchPoller
     ) throws(DBusError) -> BusConnection {
         let poller = try makePoller()
+        let (raw, unique) = try openPrivate(address: address, register: register, label: label)
+        let connection = BusConnection(raw: raw, queue: queue, uniqueName: unique, poller: poller)
+        do {
+            try connection.installLoop()
+        } catch {
+            connection.closed = true
+            dbus_connection_close(raw)
+            throw DBusError(name: error.name, message: "cannot use the \(label): \(error.message)")
+        }
+        return connection
+    }
+
+    /// A private connection to `address`, having said Hello when `register`; errors name the bus
+    /// by `label`. Shared with ``BlockingBusConnection``.
+    static func openPrivate(address: String, register: Bool, label: String) throws(DBusError) -> (OpaquePointer, String?) {
         var error = quiesce_dbus_error_make()
         guard let raw = dbus_connection_open_private(address, &error) else {
             let failure = DBusError(consuming: &error)
@@ -133,16 +153,12 @@ public final class BusConnection: @unchecked Sendable {
             dbus_connection_unref(raw)
             throw DBusError(name: failure.name, message: "the \(label) refused us: \(failure.message)")
         }
-        let unique = register ? dbus_bus_get_unique_name(raw).map { String(cString: $0) } : nil
-        let connection = BusConnection(raw: raw, queue: queue, uniqueName: unique, poller: poller)
-        do {
-            try connection.installLoop()
-        } catch {
-            connection.closed = true
-            dbus_connection_close(raw)
-            throw DBusError(name: error.name, message: "cannot use the \(label): \(error.message)")
-        }
-        return connection
+        return (raw, register ? dbus_bus_get_unique_name(raw).map { String(cString: $0) } : nil)
+    }
+
+    /// A call's timeout as libdbus takes it.
+    static func milliseconds(_ timeout: Duration) -> Int32 {
+        Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// Whether the caller is already on this connection's queue.
@@ -180,7 +196,7 @@ public final class BusConnection: @unchecked Sendable {
     /// Calls a method and returns its reply; an error reply is thrown with its D-Bus name.
     /// - Parameter timeout: how long the peer may take before the call fails with `NoReply`.
     public func call(_ message: DBusMessage, timeout: Duration = .seconds(25)) async throws(DBusError) -> DBusMessage {
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Self.milliseconds(timeout)
         let box = PendingReply()
         let reply: Result<DBusMessage, DBusError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -196,14 +212,7 @@ public final class BusConnection: @unchecked Sendable {
         } onCancel: {
             queue.async { box.cancel() }
         }
-        let message = try reply.get()
-        if message.kind == .error, var error = message.error {
-            // libdbus answers a call whose timeout ran out with a NoReply of its own making (no
-            // sender); the bus's NoReply (the peer left without answering) comes from the bus.
-            if error.name == .noReply, message.sender == nil { error.kind = .timedOut }
-            throw error
-        }
-        return message
+        return try reply.get().checkedReply()
     }
 
     private func start(_ message: DBusMessage, timeout: Int32, box: PendingReply) {

@@ -130,6 +130,17 @@ public final class DBusMessage: @unchecked Sendable {
         return DBusError(name: .init(rawValue: errorName ?? DBusError.Name.failed.rawValue), message: text, kind: .remote)
     }
 
+    /// This message as a call's answer: itself, or the error it carries, thrown.
+    func checkedReply() throws(DBusError) -> DBusMessage {
+        if kind == .error, var error {
+            // libdbus answers a call whose timeout ran out with a NoReply of its own making (no
+            // sender); the bus's NoReply (the peer left without answering) comes from the bus.
+            if error.name == .noReply, sender == nil { error.kind = .timedOut }
+            throw error
+        }
+        return self
+    }
+
     public var noReplyExpected: Bool { dbus_message_get_no_reply(handle) != 0 }
 
     /// Marks the message as wanting no reply: for calls sent and forgotten (RemoveMatch,

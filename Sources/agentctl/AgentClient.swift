@@ -12,8 +12,12 @@ struct AgentClient {
         do {
             return AgentClient(connection: try await BusConnection.session(environment: processEnvironment()))
         } catch {
-            fail("cannot reach the session bus (\(error.message)). Run agentctl inside your desktop session, where DBUS_SESSION_BUS_ADDRESS is set.")
+            fail(noSessionBus(error))
         }
+    }
+
+    private static func noSessionBus(_ error: DBusError) -> String {
+        "cannot reach the session bus (\(error.message)). Run agentctl inside your desktop session, where DBUS_SESSION_BUS_ADDRESS is set."
     }
 
     /// Whether the agent holds its name now.
@@ -36,13 +40,33 @@ struct AgentClient {
 
     /// Every property of the agent, or nil when it is not running.
     func properties() async -> [String: DBusValue]? {
-        guard let message = try? DBusMessage.methodCall(
+        guard let reply = try? await connection.call(Self.getAll(), timeout: .seconds(10)) else { return nil }
+        return Self.values(of: reply)
+    }
+
+    /// Every property of the agent, or nil when it is not running, over a connection of its own
+    /// that blocks this thread (no threads started, no tasks): all `agentctl status` needs, at
+    /// the cost of a C client's call. Exits 1 when the session bus cannot be reached.
+    static func propertiesNow() -> [String: DBusValue]? {
+        let connection: BlockingBusConnection
+        do {
+            connection = try BlockingBusConnection.session(environment: processEnvironment())
+        } catch {
+            fail(noSessionBus(error))
+        }
+        defer { connection.close() }
+        guard let reply = try? connection.call(getAll(), timeout: .seconds(10)) else { return nil }
+        return values(of: reply)
+    }
+
+    private static func getAll() throws(DBusError) -> DBusMessage {
+        try DBusMessage.methodCall(
             destination: AgentInterface.busName, path: AgentInterface.path, interface: "org.freedesktop.DBus.Properties", member: "GetAll",
-            arguments: [.string(AgentInterface.interface)]),
-            let reply = try? await connection.call(message, timeout: .seconds(10)),
-            let values = try? reply.arguments().first?.vardict
-        else { return nil }
-        return values
+            arguments: [.string(AgentInterface.interface)])
+    }
+
+    private static func values(of reply: DBusMessage) -> [String: DBusValue]? {
+        try? reply.arguments().first?.vardict
     }
 
     static func explain(_ error: DBusError) -> ExitCode {

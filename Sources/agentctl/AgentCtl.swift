@@ -1,15 +1,20 @@
 import ArgumentParser
+import Glibc
 import QuiesceCommandLine
 import QuiesceInterface
 import QuiesceThreads
 
-/// The process's entry: tasks on threads of our own (no libdispatch pool to start), the plain
-/// forms of the commands run most on the fast path, everything else through ArgumentParser.
+/// The process's entry: the plain forms of the commands run most on the fast path, on the main
+/// thread alone; everything else through ArgumentParser, its tasks on threads of our own (no
+/// libdispatch pool to start).
 @main
 enum AgentCtlMain {
     static func main() {
+        if let status = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
+            fflush(nil)
+            exit(status)
+        }
         QuiesceExecutors.run {
-            if let status = await FastPath.run(Array(CommandLine.arguments.dropFirst())) { return status }
             await AgentCtl.mainWithUsageStatus2()
             return 0
         }

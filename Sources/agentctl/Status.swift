@@ -3,20 +3,19 @@ import QuiesceDBus
 import QuiesceInterface
 
 /// `agentctl status`: what the agent is doing.
-struct Status: AsyncParsableCommand {
+struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the agent's state, sessions and queue (exit 3 when it is not running).")
 
     @Flag(help: "Print JSON.")
     var json = false
 
-    func run() async throws {
-        try await Self.show(json: json)
+    func run() throws {
+        try Self.show(json: json)
     }
 
-    /// The command's body, for ArgumentParser and for ``FastPath``.
-    static func show(json: Bool) async throws {
-        let client = try await AgentClient.connect()
-        guard let properties = await client.properties() else {
+    /// The command's body, for ArgumentParser and for ``FastPath``: one call, on this thread.
+    static func show(json: Bool) throws {
+        guard let properties = AgentClient.propertiesNow() else {
             if json {
                 printJSON(["running": false])
             } else {

@@ -1,0 +1,70 @@
+import Foundation
+import QuiesceDBus
+import QuiesceTestSupport
+import Testing
+
+/// The connection a command-line tool makes one call on (`agentctl status`): a real bus daemon
+/// answers, and every way a call fails is told apart as on ``BusConnection``.
+@Suite("Blocking bus connection")
+struct BlockingConnectionTests {
+    private func busCall(_ member: String, _ arguments: [DBusValue] = []) throws(DBusError) -> DBusMessage {
+        try DBusMessage.methodCall(
+            destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: member,
+            arguments: arguments)
+    }
+
+    @Test("a call is answered on the calling thread; the bus's error keeps its name; a closed connection is disconnected")
+    func answersAndErrors() throws {
+        let bus = try PrivateBus()
+        let connection = try BlockingBusConnection(address: bus.address)
+        let unique = connection.uniqueName
+        #expect(unique.hasPrefix(":"))
+
+        let owner = try connection.call(try busCall("GetNameOwner", [.string(unique)])).arguments()
+        #expect(owner.first?.string == unique, "the bus knows us by the name Hello gave")
+
+        do throws(DBusError) {
+            _ = try connection.call(try busCall("GetNameOwner", [.string("org.example.Nobody")]))
+            Issue.record("an unowned name had an owner")
+        } catch {
+            #expect(error.kind == .remote)
+            #expect(error.name == .nameHasNoOwner)
+        }
+
+        connection.close()
+        do throws(DBusError) {
+            _ = try connection.call(try busCall("GetId"))
+            Issue.record("a closed connection answered")
+        } catch {
+            #expect(error.kind == .disconnected)
+        }
+    }
+
+    @Test("a peer that never answers: the call ends at its timeout, as timed out")
+    func timeout() throws {
+        let bus = try PrivateBus()
+        // A blocking connection reads nothing between calls: a call to it is never answered.
+        let silent = try BlockingBusConnection(address: bus.address)
+        let caller = try BlockingBusConnection(address: bus.address)
+        let call = try DBusMessage.methodCall(
+            destination: silent.uniqueName, path: "/", interface: "org.example.Silent", member: "Anything")
+        do throws(DBusError) {
+            _ = try caller.call(call, timeout: .milliseconds(200))
+            Issue.record("a silent peer answered")
+        } catch {
+            #expect(error.kind == .timedOut)
+            #expect(error.name == .noReply)
+        }
+    }
+
+    @Test("no session bus: the error says where it looked and what to do")
+    func noSessionBus() {
+        #expect(throws: DBusError.self) { try BlockingBusConnection.session(environment: [:]) }
+        do throws(DBusError) {
+            _ = try BlockingBusConnection.session(environment: ["XDG_RUNTIME_DIR": "/nonexistent"])
+            Issue.record("found a session bus where there is none")
+        } catch {
+            #expect(error.message.contains("DBUS_SESSION_BUS_ADDRESS is not set"))
+        }
+    }
+}
