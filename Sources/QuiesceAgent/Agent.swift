@@ -87,6 +87,8 @@ public enum Agent {
             prompts: [NotificationPrompt(connection: session), terminal], admission: admission, claims: claims, logger: logger)
         let notifier = ServiceManagerNotifier(environment: environment)
         let board = StatusBoard(connection: session) { values in
+            // Not under a service manager: nothing to tell, so nothing to format.
+            guard notifier.isActive else { return }
             let text = ServiceStatus.text(values, now: Int64(Date().timeIntervalSince1970 * 1000))
             if values.state == .stopping || values.state == .stopped {
                 notifier.stopping(text)

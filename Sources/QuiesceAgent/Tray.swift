@@ -28,6 +28,9 @@ final class Tray: Component, Sendable {
         var exported = false
         var stopped = false
         var saidAbsent = false
+        /// A host has taken the icon: from then on it is told of changes. Before, there is no one
+        /// to tell (a host reads every property when the icon registers).
+        var registered = false
     }
 
     private let connection: BusConnection
@@ -90,7 +93,7 @@ final class Tray: Component, Sendable {
         let (previous, revision) = state.withLock { state -> (TrayState?, UInt32) in
             guard state.exported, !state.stopped, state.tray != next else { return (nil, 0) }
             defer { state.tray = next; state.menuRevision += 1 }
-            return (state.tray, state.menuRevision + 1)
+            return (state.registered ? state.tray : nil, state.menuRevision + 1)
         }
         guard let previous else { return }
         var signals: [(String, [DBusValue])] = []
@@ -127,6 +130,8 @@ final class Tray: Component, Sendable {
             let message = try DBusMessage.methodCall(
                 destination: StatusNotifierItem.watcher, path: StatusNotifierItem.watcherPath, interface: StatusNotifierItem.watcher,
                 member: "RegisterStatusNotifierItem", arguments: [.string(busName)])
+            // Told of changes from before the host reads the properties, so none falls between.
+            state.withLock { $0.registered = true }
             _ = try await connection.call(message, timeout: .seconds(5))
             logger.info("tray icon registered with the tray host as \(busName)")
         } catch {

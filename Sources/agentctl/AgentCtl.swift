@@ -10,11 +10,13 @@ import QuiesceThreads
 @main
 enum AgentCtlMain {
     static func main() {
-        if let status = FastPath.run(Array(CommandLine.arguments.dropFirst())) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let status = FastPath.run(arguments) {
             fflush(nil)
             exit(status)
         }
         QuiesceExecutors.run {
+            if let status = await FastPath.runAsync(arguments) { return status }
             await AgentCtl.mainWithUsageStatus2()
             return 0
         }

@@ -1,15 +1,17 @@
 import ArgumentParser
 
-/// The plain forms of the commands run most — by status bars, scripts, a user checking — parsed
-/// here, word for word, before ArgumentParser is touched at all, and before any thread or task
-/// is started: they print, or make one blocking call, and the process exits.
+/// The plain forms of the commands run most — by status bars, scripts, a user checking, a
+/// session's logout script — parsed here, word for word, before ArgumentParser is touched at all.
+/// `--version` and `status` run before any thread or task is started (they print, or make one
+/// blocking call); `quit` follows the drain, so it runs on the executors like the rest.
 ///
 /// Why: ArgumentParser's first parse looks up protocol conformances by name (`String(describing:)`
 /// of every command type), a linear scan of every conformance record in the binary, which was
 /// 40% of `agentctl --version`'s 9 ms (perf). Anything but these exact forms — flags in another
 /// order, `--help`, a typo — goes to ArgumentParser as before, so help and errors stay its own.
 enum FastPath {
-    /// The exit status, or nil when `arguments` is not one of the plain forms.
+    /// The exit status, or nil when `arguments` is not one of the plain forms that run without
+    /// tasks.
     static func run(_ arguments: [String]) -> Int32? {
         switch arguments {
         case ["--version"]:
@@ -24,17 +26,35 @@ enum FastPath {
         }
     }
 
+    /// The exit status, or nil when `arguments` is not one of the plain forms that run as tasks.
+    static func runAsync(_ arguments: [String]) async -> Int32? {
+        switch arguments {
+        case ["quit"]:
+            do {
+                try await Quit.follow()
+                return 0
+            } catch {
+                return status(of: error)
+            }
+        default:
+            return nil
+        }
+    }
+
     /// Runs a command's body and turns what it throws into its exit status, as ArgumentParser
     /// would.
     private static func status(_ body: () throws -> Void) -> Int32 {
         do {
             try body()
             return 0
-        } catch let code as ExitCode {
-            return code.rawValue
         } catch {
-            print(error: "\(error)")
-            return 1
+            return status(of: error)
         }
+    }
+
+    private static func status(of error: any Error) -> Int32 {
+        if let code = error as? ExitCode { return code.rawValue }
+        print(error: "\(error)")
+        return 1
     }
 }

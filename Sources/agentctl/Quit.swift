@@ -35,6 +35,11 @@ struct Quit: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await Self.follow(force: force, timeout: timeout, noWait: noWait, json: json)
+    }
+
+    /// The command's body, for ArgumentParser and for ``FastPath`` (plain `agentctl quit`).
+    static func follow(force: Bool = false, timeout: UInt32? = nil, noWait: Bool = false, json: Bool = false) async throws {
         let client = try await AgentClient.connect()
         guard let owner = await client.agentOwner() else {
             if json { printJSON(["outcome": "not running"]) } else { print("the agent is not running") }

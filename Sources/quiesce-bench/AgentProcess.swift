@@ -49,6 +49,23 @@ final class AgentProcess: @unchecked Sendable {
         }
     }
 
+    /// Returns once the agent has finished starting (its `State` is `running`) and the start's
+    /// tail (the first checkpoint, the background check of an empty file) has had 50 ms: an idle
+    /// agent, not one still starting, whose quit would wait for its start (rule 7).
+    func waitUntilIdle(control: BusConnection) async throws {
+        let get = try DBusMessage.methodCall(
+            destination: AgentInterface.busName, path: AgentInterface.path, interface: "org.freedesktop.DBus.Properties", member: "Get",
+            arguments: [.string(AgentInterface.interface), .string(AgentInterface.Property.state.name)])
+        for _ in 0..<5000 {
+            if try await control.call(get).arguments().first?.unwrapped.string == "running" {
+                try await Task.sleep(for: .milliseconds(50))
+                return
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        throw BenchmarkError(message: "agentd did not finish starting within 10 s; its log is in \(home)/agentd.log")
+    }
+
     /// Waits for the agent to exit, off the Swift pool; returns its exit status.
     func exit() async -> Int32 {
         await Spawn.waitForExit(pid)
