@@ -155,12 +155,7 @@ private final class TeardownPass<C: Clock>: Sendable where C.Duration == Duratio
             state.since = instant
             guard state.current == state.count else { return (true, nil) }
             state.finished = true
-            guard let waiter = state.waiter else {
-                state.woken = true
-                return (true, nil)
-            }
-            state.waiter = nil
-            return (true, waiter)
+            return (true, Self.wakeUp(&state))
         }
         waiter?.resume()
         return goOn
@@ -186,15 +181,18 @@ private final class TeardownPass<C: Clock>: Sendable where C.Duration == Duratio
 
     /// A limit passed: the watchdog looks.
     func wake() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let waiter = state.waiter else {
-                state.woken = true
-                return nil
-            }
-            state.waiter = nil
-            return waiter
+        state.withLock { Self.wakeUp(&$0) }?.resume()
+    }
+
+    /// The watchdog's continuation to resume now or, when it is not waiting, the wake-up kept for
+    /// its next wait.
+    private static func wakeUp(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+        guard let waiter = state.waiter else {
+            state.woken = true
+            return nil
         }
-        waiter?.resume()
+        state.waiter = nil
+        return waiter
     }
 
     func wait() async {

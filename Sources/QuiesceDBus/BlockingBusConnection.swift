@@ -16,6 +16,8 @@ import Glibc
 public final class BlockingBusConnection {
     private let raw: OpaquePointer
     private var closed = false
+    /// What ``subscribe(_:)`` asked the bus for; ``nextSignal()`` returns only these.
+    private var rules: [MatchRule] = []
 
     /// The connection's unique name on the bus (`:1.42`).
     public let uniqueName: String
@@ -55,6 +57,55 @@ public final class BlockingBusConnection {
             throw DBusError(name: .noReply, message: "no reply within the call's timeout", kind: .timedOut)
         }
         return try DBusMessage(adopting: reply).checkedReply()
+    }
+
+    /// The unique name that owns `name` now, or nil when nobody does.
+    public func nameOwner(_ name: String) throws(DBusError) -> String? {
+        do {
+            return try call(try BusConnection.busCall("GetNameOwner", [.string(name)])).arguments().first?.string
+        } catch where error.name == .nameHasNoOwner {
+            return nil
+        }
+    }
+
+    /// From now on, signals matching any of `rules` are kept for ``nextSignal()``, in the order the
+    /// bus delivered them. The rules are sent together and their answers awaited together (one
+    /// round trip, not one a rule); the bus forgets them when the connection closes.
+    public func subscribe(_ rules: [MatchRule]) throws(DBusError) {
+        var pending: [OpaquePointer] = []
+        defer { pending.forEach { dbus_pending_call_unref($0) } }
+        for rule in rules {
+            let add = try BusConnection.busCall("AddMatch", [.string(rule.description)])
+            var call: OpaquePointer?
+            guard dbus_connection_send_with_reply(raw, add.handle, &call, BusConnection.milliseconds(.seconds(25))) != 0, let call else {
+                throw DBusError(name: .disconnected, message: "the bus connection is gone")
+            }
+            pending.append(call)
+        }
+        for call in pending {
+            dbus_pending_call_block(call)
+            guard let reply = dbus_pending_call_steal_reply(call) else {
+                throw DBusError(name: .noReply, message: "the bus did not answer AddMatch", kind: .timedOut)
+            }
+            _ = try DBusMessage(adopting: reply).checkedReply()
+        }
+        self.rules += rules
+    }
+
+    /// The next signal that matches a rule given to ``subscribe(_:)``, waiting for it as long as it
+    /// takes; anything else that arrives is dropped. Throws `Disconnected` when the bus goes away.
+    public func nextSignal() throws(DBusError) -> DBusMessage {
+        while true {
+            guard !closed else { throw DBusError(name: .disconnected, message: "the connection is closed") }
+            if let raw = dbus_connection_pop_message(raw) {
+                let message = DBusMessage(adopting: raw)
+                if message.kind == .signal, rules.contains(where: { $0.matches(message) }) { return message }
+                continue
+            }
+            guard dbus_connection_read_write(raw, -1) != 0 else {
+                throw DBusError(name: .disconnected, message: "the bus connection is gone")
+            }
+        }
     }
 
     /// Closes the connection; later calls fail with `Disconnected`.

@@ -29,10 +29,7 @@ struct AgentClient {
     /// command with a message (exit 1).
     func call(_ method: AgentInterface.Method, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(30)) async throws -> [DBusValue] {
         do {
-            let message = try DBusMessage.methodCall(
-                destination: AgentInterface.busName, path: AgentInterface.path, interface: AgentInterface.interface, member: method.name,
-                arguments: arguments)
-            return try await connection.call(message, timeout: timeout).arguments()
+            return try await connection.call(try Self.methodCall(method, arguments), timeout: timeout).arguments()
         } catch {
             throw Self.explain(error)
         }
@@ -44,19 +41,45 @@ struct AgentClient {
         return Self.values(of: reply)
     }
 
-    /// Every property of the agent, or nil when it is not running, over a connection of its own
-    /// that blocks this thread (no threads started, no tasks): all `agentctl status` needs, at
-    /// the cost of a C client's call. Exits 1 when the session bus cannot be reached.
-    static func propertiesNow() -> [String: DBusValue]? {
-        let connection: BlockingBusConnection
+    /// A connection that blocks this thread for each call (no threads started, no tasks), for the
+    /// commands that make a few calls and exit; exits 1 when the session bus cannot be reached.
+    static func connectNow() -> BlockingBusConnection {
         do {
-            connection = try BlockingBusConnection.session(environment: processEnvironment())
+            return try BlockingBusConnection.session(environment: processEnvironment())
         } catch {
             fail(noSessionBus(error))
         }
+    }
+
+    /// Every property of the agent, or nil when it is not running, over a connection of its own:
+    /// all `agentctl status` needs, at the cost of a C client's call.
+    static func propertiesNow() -> [String: DBusValue]? {
+        let connection = connectNow()
         defer { connection.close() }
+        return properties(over: connection)
+    }
+
+    /// Every property of the agent, or nil when it is not running.
+    static func properties(over connection: BlockingBusConnection) -> [String: DBusValue]? {
         guard let reply = try? connection.call(getAll(), timeout: .seconds(10)) else { return nil }
         return values(of: reply)
+    }
+
+    /// ``call(_:_:timeout:)`` over a blocking connection.
+    static func call(
+        _ method: AgentInterface.Method, _ arguments: [DBusValue] = [], timeout: Duration = .seconds(30), over connection: BlockingBusConnection
+    ) throws -> [DBusValue] {
+        do {
+            return try connection.call(try methodCall(method, arguments), timeout: timeout).arguments()
+        } catch {
+            throw explain(error)
+        }
+    }
+
+    private static func methodCall(_ method: AgentInterface.Method, _ arguments: [DBusValue]) throws(DBusError) -> DBusMessage {
+        try DBusMessage.methodCall(
+            destination: AgentInterface.busName, path: AgentInterface.path, interface: AgentInterface.interface, member: method.name,
+            arguments: arguments)
     }
 
     private static func getAll() throws(DBusError) -> DBusMessage {

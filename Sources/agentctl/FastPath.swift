@@ -2,8 +2,9 @@ import ArgumentParser
 
 /// The plain forms of the commands run most — by status bars, scripts, a user checking, a
 /// session's logout script — parsed here, word for word, before ArgumentParser is touched at all.
-/// `--version` and `status` run before any thread or task is started (they print, or make one
-/// blocking call); `quit` follows the drain, so it runs on the executors like the rest.
+/// `--version`, `status` and `quit` not on a terminal run before any thread or task is started:
+/// they print, or make their calls blocking this thread; `quit` on a terminal (the live line, the
+/// keyboard) runs on the executors like the rest.
 ///
 /// Why: ArgumentParser's first parse looks up protocol conformances by name (`String(describing:)`
 /// of every command type), a linear scan of every conformance record in the binary, which was
@@ -21,6 +22,8 @@ enum FastPath {
             return status { try Status.show(json: false) }
         case ["status", "--json"]:
             return status { try Status.show(json: true) }
+        case ["quit"] where !Quit.interactive(json: false, noWait: false):
+            return status { try Quit.followPlainly() }
         default:
             return nil
         }

@@ -26,61 +26,104 @@ struct Quit: AsyncParsableCommand {
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
-    /// What the agent reports, as it changes.
-    private enum Update: Sendable {
-        case properties([String: DBusValue])
-        case exited
-        case key(UInt8)
-        case tick
-    }
-
     func run() async throws {
-        try await Self.follow(force: force, timeout: timeout, noWait: noWait, json: json)
+        if Self.interactive(json: json, noWait: noWait) {
+            try await Self.follow(force: force, timeout: timeout, json: json)
+        } else {
+            try Self.followPlainly(force: force, timeout: timeout, noWait: noWait, json: json)
+        }
     }
 
-    /// The command's body, for ArgumentParser and for ``FastPath`` (plain `agentctl quit`).
-    static func follow(force: Bool = false, timeout: UInt32? = nil, noWait: Bool = false, json: Bool = false) async throws {
-        let client = try await AgentClient.connect()
-        guard let owner = await client.agentOwner() else {
-            if json { printJSON(["outcome": "not running"]) } else { print("the agent is not running") }
-            return
-        }
-        let terminal = isatty(0) == 1 && isatty(1) == 1 && !json && !noWait
-        // Subscribed before asking, so nothing between the call and the first signal is missed;
-        // one sequence for both, so the agent's last property change (its Outcome) is read before
-        // its departure from the bus, in the order the bus delivered them.
-        let signals = try await client.connection.signals(matchingAny: [
+    /// Whether the quit is followed on a terminal: the live line, and `f`/`w` from the keyboard.
+    static func interactive(json: Bool, noWait: Bool) -> Bool {
+        isatty(0) == 1 && isatty(1) == 1 && !json && !noWait
+    }
+
+    /// What the command asks the agent for.
+    private static func options(force: Bool, timeout: UInt32?, interactive: Bool) -> DBusValue {
+        var options: [String: DBusValue] = [:]
+        if force { options["force"] = .boolean(true) }
+        if let timeout { options["timeout"] = .uint32(timeout) }
+        if interactive { options["interactive"] = .boolean(true) }
+        return .vardict(options)
+    }
+
+    /// The agent's property changes and its departure from the bus: subscribed before asking, so
+    /// nothing between the call and the first signal is missed; one sequence for both, so the
+    /// agent's last property change (its Outcome) is read before its departure, in the order the
+    /// bus delivered them.
+    private static func rules(owner: String) -> [MatchRule] {
+        [
             MatchRule(sender: owner, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentInterface.path),
             MatchRule(
                 sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
                 arg0: AgentInterface.busName),
-        ])
+        ]
+    }
 
-        var options: [String: DBusValue] = [:]
-        if force { options["force"] = .boolean(true) }
-        if let timeout { options["timeout"] = .uint32(timeout) }
-        if terminal { options["interactive"] = .boolean(true) }
-        var state = await client.properties() ?? [:]
-        _ = try await client.call(.quit, [.vardict(options)])
+    private static func notRunning(json: Bool) {
+        if json { printJSON(["outcome": "not running"]) } else { print("the agent is not running") }
+    }
+
+    /// Not on a terminal (a script, a logout hook, `--json`, `--no-wait`): every call made on this
+    /// thread over a ``BlockingBusConnection``, the drain followed by reading the signals as they
+    /// come. No thread, no task: half of what the same over the event loop cost (docs/benchmarks.md).
+    static func followPlainly(force: Bool = false, timeout: UInt32? = nil, noWait: Bool = false, json: Bool = false) throws {
+        let connection = AgentClient.connectNow()
+        defer { connection.close() }
+        guard let owner = try? connection.nameOwner(AgentInterface.busName) else {
+            notRunning(json: json)
+            return
+        }
+        do {
+            try connection.subscribe(rules(owner: owner))
+        } catch {
+            throw AgentClient.explain(error)
+        }
+        var follower = QuitFollower(state: AgentClient.properties(over: connection) ?? [:], terminal: false, json: json)
+        _ = try AgentClient.call(.quit, [options(force: force, timeout: timeout, interactive: false)], over: connection)
         if noWait {
             if json { printJSON(["outcome": "requested"]) }
             return
         }
+        // The agent may have gone between our first question and the subscription taking effect.
+        if (try? connection.nameOwner(AgentInterface.busName)) == nil { throw follower.exited() }
+        while true {
+            let message: DBusMessage
+            do {
+                message = try connection.nextSignal()
+            } catch {
+                throw AgentClient.explain(error)
+            }
+            switch QuitFollower.Update(message) {
+            case .properties(let changed): follower.changed(changed)
+            case .exited: throw follower.exited()
+            case nil, .key, .tick: continue
+            }
+        }
+    }
 
-        let (updates, feed) = AsyncStream.makeStream(of: Update.self)
+    /// On a terminal: the live line redrawn every second, and `f` or `w` answering the prompt
+    /// from the keyboard, racing the desktop notification. Over the event loop, as tasks.
+    static func follow(force: Bool = false, timeout: UInt32? = nil, json: Bool = false) async throws {
+        let client = try await AgentClient.connect()
+        guard let owner = await client.agentOwner() else {
+            notRunning(json: json)
+            return
+        }
+        let signals = try await client.connection.signals(matchingAny: rules(owner: owner))
+        var follower = QuitFollower(state: await client.properties() ?? [:], terminal: true, json: json)
+        _ = try await client.call(.quit, [options(force: force, timeout: timeout, interactive: true)])
+
+        let (updates, feed) = AsyncStream.makeStream(of: QuitFollower.Update.self)
         let tasks = [
             Task {
                 for await message in signals {
-                    guard let arguments = try? message.arguments() else { continue }
-                    if message.member == "PropertiesChanged", arguments.count == 3, let changed = arguments[1].vardict {
-                        feed.yield(.properties(changed))
-                    } else if message.member == "NameOwnerChanged", arguments.count == 3, arguments[2].string == "" {
-                        feed.yield(.exited)
-                    }
+                    if let update = QuitFollower.Update(message) { feed.yield(update) }
                 }
             },
             Task {
-                while !Task.isCancelled && terminal {
+                while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     feed.yield(.tick)
                 }
@@ -90,36 +133,91 @@ struct Quit: AsyncParsableCommand {
         // The agent may have gone between our GetAll and the subscription taking effect.
         if await client.agentOwner() == nil { feed.yield(.exited) }
 
-        let keyboard = terminal ? Keyboard(feed: { feed.yield(.key($0)) }) : nil
-        defer { keyboard?.restore() }
-        var display = Display(terminal: terminal)
-        var workWhenStopping: UInt32?
+        let keyboard = Keyboard(feed: { feed.yield(.key($0)) })
+        defer { keyboard.restore() }
         for await update in updates {
             switch update {
             case .properties(let changed):
-                state.merge(changed) { $1 }
-                if state[.state]?.string == "stopping", workWhenStopping == nil {
-                    workWhenStopping = (state[.activeSessions]?.uint32 ?? 0) + (state[.inFlightJobs]?.uint32 ?? 0)
-                }
-                display.show(state)
+                follower.changed(changed)
             case .tick:
-                display.show(state)
+                follower.redraw()
             case .key(let key):
-                guard state[.state]?.string == "prompting" else { continue }
-                let decision = key == UInt8(ascii: "f") || key == UInt8(ascii: "F") ? "force" : key == UInt8(ascii: "w") || key == UInt8(ascii: "W") ? "wait" : nil
-                if let decision {
-                    _ = try? await client.call(.answer, [.string(decision)])
-                }
+                guard let decision = follower.answer(to: key) else { continue }
+                _ = try? await client.call(.answer, [.string(decision)])
             case .exited:
-                let work = workWhenStopping ?? (state[.activeSessions]?.uint32 ?? 0) + (state[.inFlightJobs]?.uint32 ?? 0)
-                // The agent says how it stopped; counts are only a fallback for an agent that
-                // vanished without saying so (it crashed, or was killed).
-                let forced = state[.outcome]?.string.flatMap { $0.isEmpty ? nil : $0 == "forced" } ?? (work > 0)
-                display.finish(forced ? "the agent quit; running work was cut off (copies resume at the next start)" : "the agent quit cleanly")
-                if json { printJSON(["outcome": forced ? "forced" : "clean"]) }
-                throw ExitCode(forced ? 3 : 0)
+                throw follower.exited()
             }
         }
+    }
+}
+
+/// What `agentctl quit` makes of what the agent reports, however the reports come.
+private struct QuitFollower {
+    /// What the agent reports, as it changes.
+    enum Update: Sendable {
+        case properties([String: DBusValue])
+        case exited
+        case key(UInt8)
+        case tick
+
+        /// The agent's `PropertiesChanged` or its departure from the bus; nil for anything else.
+        init?(_ message: DBusMessage) {
+            guard let arguments = try? message.arguments(), arguments.count == 3 else { return nil }
+            if message.member == "PropertiesChanged", let changed = arguments[1].vardict {
+                self = .properties(changed)
+            } else if message.member == "NameOwnerChanged", arguments[2].string == "" {
+                self = .exited
+            } else {
+                return nil
+            }
+        }
+    }
+
+    private var state: [String: DBusValue]
+    private var display: Display
+    private let json: Bool
+    /// The work running when the agent decided to stop, for an agent that leaves without saying
+    /// how it stopped.
+    private var workWhenStopping: UInt32?
+
+    init(state: [String: DBusValue], terminal: Bool, json: Bool) {
+        self.state = state
+        display = Display(terminal: terminal)
+        self.json = json
+    }
+
+    mutating func changed(_ changed: [String: DBusValue]) {
+        state.merge(changed) { $1 }
+        if state[.state]?.string == "stopping", workWhenStopping == nil {
+            workWhenStopping = (state[.activeSessions]?.uint32 ?? 0) + (state[.inFlightJobs]?.uint32 ?? 0)
+        }
+        display.show(state)
+    }
+
+    mutating func redraw() {
+        display.show(state)
+    }
+
+    /// The answer a key gives the prompt showing now, if it is one.
+    func answer(to key: UInt8) -> String? {
+        guard state[.state]?.string == "prompting" else { return nil }
+        switch key {
+        case UInt8(ascii: "f"), UInt8(ascii: "F"): return "force"
+        case UInt8(ascii: "w"), UInt8(ascii: "W"): return "wait"
+        default: return nil
+        }
+    }
+
+    /// The agent has left the bus: says how it stopped, and the command's exit status (0 clean,
+    /// 3 when work was cut off).
+    func exited() -> ExitCode {
+        let work = workWhenStopping ?? (state[.activeSessions]?.uint32 ?? 0) + (state[.inFlightJobs]?.uint32 ?? 0)
+        // The agent says how it stopped; counts are only a fallback for an agent that vanished
+        // without saying so (it crashed, or was killed).
+        let forced = state[.outcome]?.string.flatMap { $0.isEmpty ? nil : $0 == "forced" } ?? (work > 0)
+        display.finish(forced ? "the agent quit; running work was cut off (copies resume at the next start)" : "the agent quit cleanly")
+        if json { printJSON(["outcome": forced ? "forced" : "clean"]) }
+        return ExitCode(forced ? 3 : 0)
     }
 }
 
