@@ -277,7 +277,10 @@ final class RunningWork: Sendable {
     }
 }
 
-/// Closes the database last, after a checkpoint, so the next start finds a small WAL.
+/// Closes the database last. The store's connection is the last one on the file (the background
+/// check stops first), so SQLite folds the WAL into the database and removes it as it closes: the
+/// next start finds one self-contained file. A checkpoint of our own before it was the same work
+/// twice (0.2 ms of every quit).
 struct StoreCloser: Component {
     let name = "store"
     let store: Store
@@ -285,7 +288,6 @@ struct StoreCloser: Component {
     func start() async throws {}
 
     func stop() async throws {
-        try? store.checkpoint()
         store.close()
     }
 }

@@ -14,7 +14,36 @@ extension ShutdownCoordinator {
             let next = followUps.removeFirst()
             for effect in machine.handle(next, at: clock.now).effects { perform(effect) }
         }
+        startTasks()
         return step.response
+    }
+
+    /// Starts the timers and the work-following tasks the step asked for and did not take back
+    /// before it ended: a quit that finds nothing running arms the window and follows the work,
+    /// then stops at once; starting and cancelling those tasks would wake threads for nothing.
+    private func startTasks() {
+        for (deadline, instant) in toArm {
+            timers[deadline] = Task { [clock] in
+                do {
+                    try await clock.sleep(until: instant, tolerance: nil)
+                } catch {
+                    return
+                }
+                self.step(.clock)
+            }
+        }
+        toArm = [:]
+        guard let (epoch, subscriptions) = toWatch else { return }
+        toWatch = nil
+        watching = subscriptions.map { index, changes, known in
+            let source = sources[index]
+            return Task {
+                if !known { self.step(.workChanged(epoch: epoch, source: index, await source.snapshot())) }
+                for await snapshot in changes {
+                    self.step(.workChanged(epoch: epoch, source: index, snapshot))
+                }
+            }
+        }
     }
 
     /// An event the interpreter itself has to tell (components, the outcome), described with the
@@ -34,33 +63,24 @@ extension ShutdownCoordinator {
             if claims.isOpen != claimsOpen { claims.set(open: claimsOpen) }
         case .arm(let deadline, let instant):
             timers.removeValue(forKey: deadline)?.cancel()
-            timers[deadline] = Task { [clock] in
-                do {
-                    try await clock.sleep(until: instant, tolerance: nil)
-                } catch {
-                    return
-                }
-                self.step(.clock)
-            }
+            toArm[deadline] = instant
         case .disarm(let deadline):
             timers.removeValue(forKey: deadline)?.cancel()
+            toArm[deadline] = nil
         case .watchWork(let epoch):
             for task in watching { task.cancel() }
-            watching = sources.enumerated().map { index, source in
+            watching = []
+            toWatch = (epoch, sources.enumerated().map { index, source in
                 // Subscribed before the snapshot is read, so no change falls between the two.
                 let changes = source.changes()
                 let now = source.snapshotNow()
                 if let now { followUps.append(.workChanged(epoch: epoch, source: index, now)) }
-                return Task {
-                    if now == nil { self.step(.workChanged(epoch: epoch, source: index, await source.snapshot())) }
-                    for await snapshot in changes {
-                        self.step(.workChanged(epoch: epoch, source: index, snapshot))
-                    }
-                }
-            }
+                return (index, changes, now != nil)
+            })
         case .unwatchWork:
             for task in watching { task.cancel() }
             watching = []
+            toWatch = nil
         case .takeHold(let kind):
             // A hold handed out while starting (rule 7) is the one its trigger carries out with.
             if holds[kind] == nil || holds[kind]?.release != nil { holds[kind] = SystemHold(kind: kind) }

@@ -40,6 +40,10 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
     var watching: [Task<Void, Never>] = []
     /// Inputs an effect produced without waiting, handled before ``step(_:)`` returns.
     var followUps: [MachineInput] = []
+    /// Timers and work subscriptions asked for during a step, started when it ends (unless taken
+    /// back meanwhile).
+    var toArm: [Deadline: C.Instant] = [:]
+    var toWatch: (epoch: Int, subscriptions: [(index: Int, changes: AsyncStream<WorkSnapshot>, known: Bool)])?
     var holds: [SystemHoldKind: SystemHold] = [:]
     /// The prompt round showing now: its tasks and update streams, by prompt index.
     var round: (id: Int, asking: [Int: Task<Void, Never>], updates: [Int: AsyncStream<PromptQuestion>.Continuation])?
