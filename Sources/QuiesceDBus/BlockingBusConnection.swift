@@ -42,21 +42,33 @@ public final class BlockingBusConnection {
     /// Calls a method and returns its reply; an error reply is thrown with its D-Bus name, as
     /// ``BusConnection/call(_:timeout:)`` throws it.
     public func call(_ message: DBusMessage, timeout: Duration = .seconds(25)) throws(DBusError) -> DBusMessage {
+        try callAll([message], timeout: timeout)[0].get()
+    }
+
+    /// Sends `messages` together, then waits for their answers: one round trip for calls that do
+    /// not wait on each other's answers, which the bus and the peers handle in the order given.
+    /// Returns each answer or the error it carries, in order; throws only when the connection is
+    /// gone.
+    public func callAll(_ messages: [DBusMessage], timeout: Duration = .seconds(25)) throws(DBusError) -> [Result<DBusMessage, DBusError>] {
         guard !closed, dbus_connection_get_is_connected(raw) != 0 else {
             throw DBusError(name: .disconnected, message: "the connection is closed")
         }
-        var pending: OpaquePointer?
-        guard dbus_connection_send_with_reply(raw, message.handle, &pending, BusConnection.milliseconds(timeout)) != 0,
-            let pending
-        else {
-            throw DBusError(name: .disconnected, message: "the bus connection is gone")
+        var pending: [OpaquePointer] = []
+        defer { pending.forEach { dbus_pending_call_unref($0) } }
+        for message in messages {
+            var call: OpaquePointer?
+            guard dbus_connection_send_with_reply(raw, message.handle, &call, BusConnection.milliseconds(timeout)) != 0, let call else {
+                throw DBusError(name: .disconnected, message: "the bus connection is gone")
+            }
+            pending.append(call)
         }
-        defer { dbus_pending_call_unref(pending) }
-        dbus_pending_call_block(pending)
-        guard let reply = dbus_pending_call_steal_reply(pending) else {
-            throw DBusError(name: .noReply, message: "no reply within the call's timeout", kind: .timedOut)
+        return pending.map { call in
+            dbus_pending_call_block(call)
+            guard let reply = dbus_pending_call_steal_reply(call) else {
+                return .failure(DBusError(name: .noReply, message: "no reply within the call's timeout", kind: .timedOut))
+            }
+            return Result { () throws(DBusError) in try DBusMessage(adopting: reply).checkedReply() }
         }
-        return try DBusMessage(adopting: reply).checkedReply()
     }
 
     /// The unique name that owns `name` now, or nil when nobody does.
@@ -69,27 +81,21 @@ public final class BlockingBusConnection {
     }
 
     /// From now on, signals matching any of `rules` are kept for ``nextSignal()``, in the order the
-    /// bus delivered them. The rules are sent together and their answers awaited together (one
-    /// round trip, not one a rule); the bus forgets them when the connection closes.
+    /// bus delivered them. The rules are sent together and their answers awaited together; the
+    /// bus forgets them when the connection closes.
     public func subscribe(_ rules: [MatchRule]) throws(DBusError) {
-        var pending: [OpaquePointer] = []
-        defer { pending.forEach { dbus_pending_call_unref($0) } }
-        for rule in rules {
-            let add = try BusConnection.busCall("AddMatch", [.string(rule.description)])
-            var call: OpaquePointer?
-            guard dbus_connection_send_with_reply(raw, add.handle, &call, BusConnection.milliseconds(.seconds(25))) != 0, let call else {
-                throw DBusError(name: .disconnected, message: "the bus connection is gone")
-            }
-            pending.append(call)
-        }
-        for call in pending {
-            dbus_pending_call_block(call)
-            guard let reply = dbus_pending_call_steal_reply(call) else {
-                throw DBusError(name: .noReply, message: "the bus did not answer AddMatch", kind: .timedOut)
-            }
-            _ = try DBusMessage(adopting: reply).checkedReply()
-        }
-        self.rules += rules
+        var calls: [DBusMessage] = []
+        for rule in rules { calls.append(try subscription(rule)) }
+        for answer in try callAll(calls) { _ = try answer.get() }
+    }
+
+    /// The `AddMatch` call for `rule`, to send along with others through ``callAll(_:timeout:)``;
+    /// what it matches is kept for ``nextSignal()`` from then on. A well-known `sender` is
+    /// matched by the bus alone (signals carry the sender's unique name).
+    public func subscription(_ rule: MatchRule) throws(DBusError) -> DBusMessage {
+        let call = try BusConnection.busCall("AddMatch", [.string(rule.description)])
+        rules.append(rule)
+        return call
     }
 
     /// The next signal that matches a rule given to ``subscribe(_:)``, waiting for it as long as it

@@ -82,13 +82,13 @@ struct AgentClient {
             arguments: arguments)
     }
 
-    private static func getAll() throws(DBusError) -> DBusMessage {
+    static func getAll() throws(DBusError) -> DBusMessage {
         try DBusMessage.methodCall(
             destination: AgentInterface.busName, path: AgentInterface.path, interface: "org.freedesktop.DBus.Properties", member: "GetAll",
             arguments: [.string(AgentInterface.interface)])
     }
 
-    private static func values(of reply: DBusMessage) -> [String: DBusValue]? {
+    static func values(of reply: DBusMessage) -> [String: DBusValue]? {
         try? reply.arguments().first?.vardict
     }
 

@@ -51,10 +51,11 @@ struct Quit: AsyncParsableCommand {
     /// The agent's property changes and its departure from the bus: subscribed before asking, so
     /// nothing between the call and the first signal is missed; one sequence for both, so the
     /// agent's last property change (its Outcome) is read before its departure, in the order the
-    /// bus delivered them.
-    private static func rules(owner: String) -> [MatchRule] {
+    /// bus delivered them. `agent` is its unique name, or its well-known name (which the bus
+    /// alone can match: the agent's changes while it holds the name).
+    private static func rules(agent: String) -> [MatchRule] {
         [
-            MatchRule(sender: owner, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentInterface.path),
+            MatchRule(sender: agent, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentInterface.path),
             MatchRule(
                 sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
                 arg0: AgentInterface.busName),
@@ -71,23 +72,31 @@ struct Quit: AsyncParsableCommand {
     static func followPlainly(force: Bool = false, timeout: UInt32? = nil, noWait: Bool = false, json: Bool = false) throws {
         let connection = AgentClient.connectNow()
         defer { connection.close() }
-        guard let owner = try? connection.nameOwner(AgentInterface.busName) else {
-            notRunning(json: json)
-            return
-        }
+        // One round trip for what needs no answer first: the subscriptions (the agent's changes
+        // matched by its well-known name), then who owns the name, then its properties. The bus
+        // takes them in this order, so an agent found running is followed from that moment.
+        let answers: [Result<DBusMessage, DBusError>]
         do {
-            try connection.subscribe(rules(owner: owner))
+            var calls = try rules(agent: AgentInterface.busName).map { rule throws(DBusError) in try connection.subscription(rule) }
+            calls.append(try DBusMessage.methodCall(
+                destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetNameOwner",
+                arguments: [.string(AgentInterface.busName)]))
+            calls.append(try AgentClient.getAll())
+            answers = try connection.callAll(calls)
+            for subscribed in answers.prefix(2) { _ = try subscribed.get() }
         } catch {
             throw AgentClient.explain(error)
         }
-        var follower = QuitFollower(state: AgentClient.properties(over: connection) ?? [:], terminal: false, json: json)
+        guard case .success = answers[2] else {
+            notRunning(json: json)
+            return
+        }
+        var follower = QuitFollower(state: (try? answers[3].get()).flatMap(AgentClient.values(of:)) ?? [:], terminal: false, json: json)
         _ = try AgentClient.call(.quit, [options(force: force, timeout: timeout, interactive: false)], over: connection)
         if noWait {
             if json { printJSON(["outcome": "requested"]) }
             return
         }
-        // The agent may have gone between our first question and the subscription taking effect.
-        if (try? connection.nameOwner(AgentInterface.busName)) == nil { throw follower.exited() }
         while true {
             let message: DBusMessage
             do {
@@ -111,7 +120,7 @@ struct Quit: AsyncParsableCommand {
             notRunning(json: json)
             return
         }
-        let signals = try await client.connection.signals(matchingAny: rules(owner: owner))
+        let signals = try await client.connection.signals(matchingAny: rules(agent: owner))
         var follower = QuitFollower(state: await client.properties() ?? [:], terminal: true, json: json)
         _ = try await client.call(.quit, [options(force: force, timeout: timeout, interactive: true)])
 
