@@ -50,8 +50,10 @@ public final class LogindBridge: Component, Sendable {
             defer { state = (nil, []) }
             return state
         }
-        for task in tasks { task.cancel() }
+        // The lock first: it is what logind waits for; the followers' matches are removed on
+        // the bus queue in the background once they are cancelled.
         lock?.stop()
+        for task in tasks { task.cancel() }
     }
 
     /// Follows one kind of announcement. The wait for a hold's release runs beside the loop, not in

@@ -83,8 +83,10 @@ final class Tray: Component, Sendable {
             state.stopped = true
             return state.watching
         }
-        watching?.cancel()
+        // The name first, while the connection's queue is free: the cancelled watch then
+        // removes its match on that queue in the background instead of making this wait.
         try? connection.releaseNameWithoutReply(busName)
+        watching?.cancel()
     }
 
     /// The agent's properties changed: show the new state, telling the host what changed.

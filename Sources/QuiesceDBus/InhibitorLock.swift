@@ -84,7 +84,7 @@ public final class InhibitorLock: Sendable {
             state.stopped = true
             return state.watching
         }
-        watching?.cancel()
         release()
+        watching?.cancel()
     }
 }
