@@ -129,6 +129,11 @@ check() {
     in_manager agentctl quit >/dev/null || die "agentctl quit failed on the installed agent"
     wait_inactive
     echo "the installed unit started under systemd --user, answered agentctl status, quit cleanly"
+    # A quit of a stopped agent says so and does not start it (no call of agentctl's activates it).
+    in_manager agentctl quit >"$dir/quit-again" || die "agentctl quit of a stopped agent failed: $(cat "$dir/quit-again")"
+    grep -q "not running" "$dir/quit-again" || die "agentctl quit of a stopped agent said: $(cat "$dir/quit-again")"
+    [[ $(in_manager systemctl --user is-active quiesce.service) == inactive ]] || die "agentctl quit started the stopped agent (D-Bus activation)"
+    echo "agentctl quit of the stopped agent said so and left it stopped"
 
     # D-Bus activation: a call to the name starts the unit again.
     in_manager busctl --user call io.github.quiesce.Agent1 /io/github/quiesce/Agent1 org.freedesktop.DBus.Peer Ping >/dev/null \

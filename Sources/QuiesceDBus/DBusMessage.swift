@@ -148,6 +148,13 @@ public final class DBusMessage: @unchecked Sendable {
     func expectNoReply() {
         dbus_message_set_no_reply(handle, 1)
     }
+
+    /// Keeps the bus from starting the destination's service for this call (D-Bus activation):
+    /// for a question to a service that may be stopped and must stay so.
+    public func withoutActivation() -> DBusMessage {
+        dbus_message_set_auto_start(handle, 0)
+        return self
+    }
 }
 
 extension String {

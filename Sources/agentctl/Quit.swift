@@ -81,7 +81,8 @@ struct Quit: AsyncParsableCommand {
             calls.append(try DBusMessage.methodCall(
                 destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetNameOwner",
                 arguments: [.string(AgentInterface.busName)]))
-            calls.append(try AgentClient.getAll())
+            // Asked before the owner's answer is known: it must not start a stopped agent.
+            calls.append(try AgentClient.getAll().withoutActivation())
             answers = try connection.callAll(calls)
             for subscribed in answers.prefix(2) { _ = try subscribed.get() }
         } catch {
