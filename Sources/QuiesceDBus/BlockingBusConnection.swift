@@ -16,7 +16,7 @@ import Glibc
 public final class BlockingBusConnection {
     private let raw: OpaquePointer
     private var closed = false
-    /// What ``subscribe(_:)`` asked the bus for; ``nextSignal()`` returns only these.
+    /// What ``subscription(_:)`` asked the bus for; ``nextSignal()`` returns only these.
     private var rules: [MatchRule] = []
 
     /// The connection's unique name on the bus (`:1.42`).
@@ -71,34 +71,23 @@ public final class BlockingBusConnection {
         }
     }
 
-    /// The unique name that owns `name` now, or nil when nobody does.
-    public func nameOwner(_ name: String) throws(DBusError) -> String? {
-        do {
-            return try call(try BusConnection.busCall("GetNameOwner", [.string(name)])).arguments().first?.string
-        } catch where error.name == .nameHasNoOwner {
-            return nil
-        }
-    }
-
-    /// From now on, signals matching any of `rules` are kept for ``nextSignal()``, in the order the
-    /// bus delivered them. The rules are sent together and their answers awaited together; the
-    /// bus forgets them when the connection closes.
-    public func subscribe(_ rules: [MatchRule]) throws(DBusError) {
-        var calls: [DBusMessage] = []
-        for rule in rules { calls.append(try subscription(rule)) }
-        for answer in try callAll(calls) { _ = try answer.get() }
+    /// The `GetNameOwner` call for `name`, to send along with others through
+    /// ``callAll(_:timeout:)``: its answer names the owner, or is the error `NameHasNoOwner`.
+    public static func nameOwnerCall(_ name: String) throws(DBusError) -> DBusMessage {
+        try BusConnection.busCall("GetNameOwner", [.string(name)])
     }
 
     /// The `AddMatch` call for `rule`, to send along with others through ``callAll(_:timeout:)``;
-    /// what it matches is kept for ``nextSignal()`` from then on. A well-known `sender` is
-    /// matched by the bus alone (signals carry the sender's unique name).
+    /// what it matches is kept for ``nextSignal()`` from then on, in the order the bus delivered
+    /// it (the bus forgets the rule when the connection closes). A well-known `sender` is matched
+    /// by the bus alone (signals carry the sender's unique name).
     public func subscription(_ rule: MatchRule) throws(DBusError) -> DBusMessage {
         let call = try BusConnection.busCall("AddMatch", [.string(rule.description)])
         rules.append(rule)
         return call
     }
 
-    /// The next signal that matches a rule given to ``subscribe(_:)``, waiting for it as long as it
+    /// The next signal that matches a rule given to ``subscription(_:)``, waiting for it as long as it
     /// takes; anything else that arrives is dropped. Throws `Disconnected` when the bus goes away.
     public func nextSignal() throws(DBusError) -> DBusMessage {
         while true {

@@ -78,9 +78,7 @@ struct Quit: AsyncParsableCommand {
         let answers: [Result<DBusMessage, DBusError>]
         do {
             var calls = try rules(agent: AgentInterface.busName).map { rule throws(DBusError) in try connection.subscription(rule) }
-            calls.append(try DBusMessage.methodCall(
-                destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetNameOwner",
-                arguments: [.string(AgentInterface.busName)]))
+            calls.append(try BlockingBusConnection.nameOwnerCall(AgentInterface.busName))
             // Asked before the owner's answer is known: it must not start a stopped agent.
             calls.append(try AgentClient.getAll().withoutActivation())
             answers = try connection.callAll(calls)

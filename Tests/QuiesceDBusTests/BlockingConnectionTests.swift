@@ -57,6 +57,31 @@ struct BlockingConnectionTests {
         }
     }
 
+    @Test("calls sent together are answered in order, each with its own error; a subscribed signal is read as it comes, others are dropped")
+    func batchedCallsAndSignals() async throws {
+        let bus = try PrivateBus()
+        let name = "io.github.quiesce.Test.Blocking"
+        let watcher = try BlockingBusConnection(address: bus.address)
+        let departures = MatchRule(
+            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus", arg0: name)
+        let answers = try watcher.callAll([try watcher.subscription(departures), try BlockingBusConnection.nameOwnerCall(name)])
+        #expect(answers.count == 2)
+        #expect((try? answers[0].get()) != nil, "AddMatch answered")
+        switch answers[1] {
+        case .success: Issue.record("an unowned name had an owner")
+        case .failure(let error): #expect(error.name == .nameHasNoOwner)
+        }
+
+        let owner = try await BusConnection.open(address: bus.address)
+        defer { owner.close() }
+        _ = try await owner.requestName("io.github.quiesce.Test.Other")
+        _ = try await owner.requestName(name)
+        let signal = try watcher.nextSignal()
+        let arguments = try signal.arguments()
+        #expect(arguments.first?.string == name, "the other name's change was not subscribed to")
+        #expect(arguments.last?.string == owner.uniqueName)
+    }
+
     @Test("no session bus: the error says where it looked and what to do")
     func noSessionBus() {
         #expect(throws: DBusError.self) { try BlockingBusConnection.session(environment: [:]) }
