@@ -9,7 +9,9 @@ import QuiesceSync
 /// - Every source is looked at before anything is written, and one that is wrong fails the call
 ///   with its own error and what to do; nothing is queued then.
 /// - Files named directly go in one transaction. A folder goes in transactions of at most
-///   ``batchSize`` files as it is walked, each committed before the walk goes on: the store's lock
+///   ``batchSize`` files as it is walked, in packs of one subfolder's files (``JobPack``: a row
+///   for up to ``SourceTree/walk(batchSize:partSize:abort:batch:)``'s part of a thousand files),
+///   each committed before the walk goes on: the store's lock
 ///   is held for one batch at a time and nothing of the coordinator's at all, so a quit meanwhile
 ///   is not delayed, and a 100,000-file folder never waits on one huge transaction.
 /// - ``progress`` hears the committed counts at most every ``reportInterval`` while folders are
@@ -103,7 +105,9 @@ struct EnqueueIntake: Sendable {
         let folders = sources.compactMap { if case .folder(let path) = $0 { path } else { nil } }
         for folder in folders {
             let completed = try SourceTree(folder: folder, destination: destination).walk(batchSize: Self.batchSize, abort: abort) { batch, passed in
-                if !batch.isEmpty { ids += try store.enqueue(files: batch.map { ($0.source, $0.destination) }) }
+                if !batch.isEmpty {
+                    ids += try store.enqueue(packs: batch.map { JobPack(directory: $0.directory, destination: $0.destination, names: $0.names) })
+                }
                 skipped += passed.count
                 unreported += passed.prefix(max(0, Self.skippedPerReport - unreported.count))
                 if ContinuousClock.now - lastReport >= Self.reportInterval { report(finished: false) }

@@ -39,6 +39,15 @@ enum MessageWriter {
         case .array(let element, let items):
             try Validation.signature(element)
             try container(&iterator, QDBUS_TYPE_ARRAY, element) { (inner: inout DBusMessageIter) throws(DBusError) in
+                // Integers in one block (an Enqueue's reply lists every job of a folder: 100,000
+                // ids appended one by one, each checked, took 20 ms).
+                switch element {
+                case "t": return try fixed(&inner, QDBUS_TYPE_UINT64, items, element) { if case .uint64(let v) = $0 { v } else { nil } }
+                case "x": return try fixed(&inner, QDBUS_TYPE_INT64, items, element) { if case .int64(let v) = $0 { v } else { nil } }
+                case "u": return try fixed(&inner, QDBUS_TYPE_UINT32, items, element) { if case .uint32(let v) = $0 { v } else { nil } }
+                case "i": return try fixed(&inner, QDBUS_TYPE_INT32, items, element) { if case .int32(let v) = $0 { v } else { nil } }
+                default: break
+                }
                 for item in items {
                     guard item.signature == element else {
                         throw .invalidArgument("an array of \(element) holds a \(item.signature)")
@@ -78,6 +87,23 @@ enum MessageWriter {
         guard appended != 0 else {
             throw DBusError(name: .noMemory, message: "cannot append a value of type \(Character(UnicodeScalar(UInt8(type))))")
         }
+    }
+
+    /// Appends `items`, all of one fixed-size integer type, with one call.
+    private static func fixed<T: BitwiseCopyable>(
+        _ iterator: inout DBusMessageIter, _ type: Int32, _ items: [DBusValue], _ element: String, _ value: (DBusValue) -> T?
+    ) throws(DBusError) {
+        var values: [T] = []
+        values.reserveCapacity(items.count)
+        for item in items {
+            guard let number = value(item) else { throw .invalidArgument("an array of \(element) holds a \(item.signature)") }
+            values.append(number)
+        }
+        let appended = values.withUnsafeBufferPointer { buffer -> dbus_bool_t in
+            var start: UnsafePointer<T>? = buffer.baseAddress
+            return dbus_message_iter_append_fixed_array(&iterator, type, &start, Int32(buffer.count))
+        }
+        guard appended != 0 else { throw DBusError(name: .noMemory, message: "cannot append an array of \(element)") }
     }
 
     private static func text(_ iterator: inout DBusMessageIter, _ type: Int32, _ value: String) throws(DBusError) {

@@ -11,6 +11,8 @@ final class Database: @unchecked Sendable {
     let handle: OpaquePointer
     let path: String
     private var statements: [String: Statement] = [:]
+    /// Whether `job_packs` holds packs (``Store/enqueue(packs:)``): nil until first looked at.
+    var packsPending: Bool?
 
     /// Opens (and with `create`, creates) the database at `path`; `readOnly` for a connection
     /// that only looks (the store's background check).

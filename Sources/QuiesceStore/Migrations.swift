@@ -102,6 +102,21 @@ enum Migrations {
         """
         CREATE INDEX sessions_open_order ON sessions (closed_at) WHERE closed_at IS NULL;
         """,
+        // 8: a folder's files queued as packs, a row for up to a thousand files of one folder
+        // (their names side by side), made into job rows when a job is needed one by one: a row
+        // a job cost SQLite more than listing the folder did. `first_id` is the id of the pack's
+        // first job, the others follow; the ids are reserved in sqlite_sequence when the pack is
+        // queued, and the packed jobs are counted as queued in job_counts (see Store+Packs).
+        """
+        CREATE TABLE job_packs (
+            first_id INTEGER PRIMARY KEY,
+            directory TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            names BLOB NOT NULL,
+            count INTEGER NOT NULL CHECK (count > 0),
+            enqueued_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     static var latest: Int { steps.count }

@@ -143,6 +143,12 @@ struct Row {
         optionalText(column) ?? ""
     }
 
+    func blob(_ column: Int32) -> [UInt8] {
+        guard let pointer = sqlite3_column_blob(statement.handle, column) else { return [] }
+        let count = Int(sqlite3_column_bytes(statement.handle, column))
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
     func optionalText(_ column: Int32) -> String? {
         guard let pointer = sqlite3_column_text(statement.handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(statement.handle, column))

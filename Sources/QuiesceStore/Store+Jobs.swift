@@ -58,7 +58,8 @@ extension Store {
     /// with ``recoverInterruptedJobs()``.
     public func claim(limit: Int) throws(StoreError) -> [JobRecord] {
         try write { database in
-            try database.statement(
+            try unpackForClaim(limit: limit, now: now(), database)
+            return try database.statement(
                 """
                 UPDATE jobs SET state = 'in_flight', lease_owner = ?, updated_at = ?
                 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?)
@@ -160,6 +161,7 @@ extension Store {
     /// Queues a failed, cancelled or waiting job again, to run now.
     public func retry(id: Int64) throws(StoreError) {
         let changed = try write { database -> Int in
+            try unpack(holding: id, database)
             try database.statement(
                 "UPDATE jobs SET state = 'queued', next_attempt_at = 0, finished_at = NULL, updated_at = ? WHERE id = ? AND state IN ('queued', 'failed', 'cancelled')"
             ).run([.integer(now()), .integer(id)])
@@ -171,6 +173,7 @@ extension Store {
     /// Cancels a job that is not being copied now.
     public func cancel(id: Int64) throws(StoreError) {
         let changed = try write { database -> Int in
+            try unpack(holding: id, database)
             try database.statement(
                 "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'failed')"
             ).run([.integer(now()), .integer(now()), .integer(id)])
@@ -182,7 +185,8 @@ extension Store {
     /// One job by id.
     public func job(id: Int64) throws(StoreError) -> JobRecord {
         let rows = try write { database in
-            try database.statement("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?").rows([.integer(id)], Self.job)
+            try unpack(holding: id, database)
+            return try database.statement("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?").rows([.integer(id)], Self.job)
         }
         guard let record = rows.first else { throw .notFound(what: "job \(id)") }
         return record
@@ -206,7 +210,8 @@ extension Store {
         var values: [Statement.Value] = before.map { [.integer($0)] } ?? []
         values.append(.integer(Int64(min(limit, Int(Int64.max)))))
         return try write { database in
-            try database.statement("SELECT \(Self.jobColumns) FROM jobs \(filter) ORDER BY id \(order) LIMIT ?").rows(values, Self.job)
+            if states.contains(.queued) { try unpackAll(database) }
+            return try database.statement("SELECT \(Self.jobColumns) FROM jobs \(filter) ORDER BY id \(order) LIMIT ?").rows(values, Self.job)
         }
     }
 
@@ -236,7 +241,9 @@ extension Store {
     /// The earliest retry time of a queued job, or nil when none waits.
     public func nextAttemptTime() throws(StoreError) -> Int64? {
         try write { database in
-            try database.statement("SELECT min(next_attempt_at) FROM jobs WHERE state = 'queued'").scalar()
+            // A packed job is ready at once.
+            if try packsPending(database) { return 0 }
+            return try database.statement("SELECT min(next_attempt_at) FROM jobs WHERE state = 'queued'").scalar()
         }
     }
 

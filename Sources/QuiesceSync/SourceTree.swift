@@ -14,12 +14,15 @@ public import QuiesceCopy
 /// swapped for a link during the walk is not followed either. Blocking calls: run it on a thread
 /// of its own.
 public struct SourceTree: Sendable {
-    /// A file to queue.
-    public struct File: Sendable, Hashable {
-        /// Its absolute path.
-        public var source: String
-        /// The NAS folder it goes into, relative to the NAS root.
+    /// Files of one folder to queue, in the order the folder lists them: the store keeps them
+    /// together (``QuiesceStore/JobPack``), so a file costs its name and not a path of its own.
+    public struct Part: Sendable, Hashable {
+        /// The folder, absolute.
+        public var directory: String
+        /// The NAS folder its files go into, relative to the NAS root.
         public var destination: String
+        /// The files' names in ``directory``.
+        public var names: [String]
     }
 
     /// Something in the folder that was not queued, and why.
@@ -50,18 +53,20 @@ public struct SourceTree: Sendable {
         return [destination, name].filter { !$0.isEmpty }.joined(separator: "/")
     }
 
-    /// Walks the folder, handing `batch` up to `batchSize` files at a time with what was skipped
-    /// meanwhile. Stops between two batches when `abort` is raised (returns false then).
+    /// Walks the folder, handing `batch` up to `batchSize` files at a time, in parts of at most
+    /// `partSize` files of one folder, with what was skipped meanwhile. Stops between two batches
+    /// when `abort` is raised (returns false then).
     /// - Throws: ``Unreadable`` when the folder itself cannot be opened; what `batch` throws.
     @discardableResult
     public func walk(
-        batchSize: Int = 1000, abort: AbortFlag, batch: ([File], [Skipped]) throws -> Void
+        batchSize: Int = 1000, partSize: Int = 1000, abort: AbortFlag, batch: ([Part], [Skipped]) throws -> Void
     ) throws -> Bool {
         let root = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else { throw Unreadable(path: folder, reason: String(cString: strerror(errno))) }
         var pending: [(descriptor: Int32, path: String, destination: String)] = [(root, folder, top)]
         var seen: Set<[UInt64]> = []
-        var files: [File] = []
+        var parts: [Part] = []
+        var files = 0
         var skipped: [Skipped] = []
         defer { for entry in pending { close(entry.descriptor) } }
         while let (descriptor, path, destination) = pending.popLast() {
@@ -77,24 +82,35 @@ public struct SourceTree: Sendable {
                 continue
             }
             defer { closedir(directory) }
+            var names: [String] = []
+            func endPart() {
+                if !names.isEmpty { parts.append(Part(directory: path, destination: destination, names: names)) }
+                names.removeAll()
+            }
             while true {
                 errno = 0
                 guard let entry = readdir(directory) else {
                     if errno != 0 { skipped.append(Skipped(path: path, reason: "cannot read the whole folder: \(String(cString: strerror(errno)))")) }
                     break
                 }
-                let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-                if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
-                guard let name = String(validating: bytes, as: UTF8.self) else {
-                    let shown = String(decoding: bytes, as: UTF8.self)
-                    skipped.append(Skipped(path: "\(path)/\(shown)", reason: "the name is not valid UTF-8, which the queue cannot carry; rename it"))
+                let found = withUnsafeBytes(of: &entry.pointee.d_name) { raw -> (name: String?, shown: String)? in
+                    let bytes = UnsafeBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: strnlen(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count))
+                    if bytes.count == 1 && bytes[0] == 0x2E || bytes.count == 2 && bytes[0] == 0x2E && bytes[1] == 0x2E { return nil }
+                    guard let name = String(validating: bytes, as: UTF8.self) else { return (nil, String(decoding: bytes, as: UTF8.self)) }
+                    return (name, "")
+                }
+                guard let found else { continue }
+                guard let name = found.name else {
+                    skipped.append(Skipped(path: "\(path)/\(found.shown)", reason: "the name is not valid UTF-8, which the queue cannot carry; rename it"))
                     continue
                 }
-                let child = "\(path)/\(name)"
-                switch kind(of: entry.pointee, name: bytes, in: dirfd(directory)) {
+                switch kind(of: entry, in: dirfd(directory)) {
                 case .file:
-                    files.append(File(source: child, destination: destination))
+                    names.append(name)
+                    files += 1
+                    if names.count >= partSize { endPart() }
                 case .folder:
+                    let child = "\(path)/\(name)"
                     let opened = openat(dirfd(directory), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                     if opened < 0 {
                         skipped.append(Skipped(path: child, reason: "cannot read the folder: \(String(cString: strerror(errno)))"))
@@ -102,20 +118,23 @@ public struct SourceTree: Sendable {
                         pending.append((opened, child, "\(destination)/\(name)"))
                     }
                 case .other(let what):
-                    skipped.append(Skipped(path: child, reason: what))
+                    skipped.append(Skipped(path: "\(path)/\(name)", reason: what))
                 case .gone(let reason):
-                    skipped.append(Skipped(path: child, reason: reason))
+                    skipped.append(Skipped(path: "\(path)/\(name)", reason: reason))
                 }
-                if files.count >= batchSize {
+                if files >= batchSize {
                     if abort.isRaised { return false }
-                    try batch(files, skipped)
-                    files.removeAll(keepingCapacity: true)
+                    endPart()
+                    try batch(parts, skipped)
+                    parts.removeAll(keepingCapacity: true)
+                    files = 0
                     skipped.removeAll()
                 }
             }
+            endPart()
         }
         if abort.isRaised { return false }
-        if !files.isEmpty || !skipped.isEmpty { try batch(files, skipped) }
+        if !parts.isEmpty || !skipped.isEmpty { try batch(parts, skipped) }
         return true
     }
 
@@ -127,12 +146,12 @@ public struct SourceTree: Sendable {
 
     /// What an entry is, from `readdir`'s type where the filesystem gives it, else `fstatat`
     /// without following links.
-    private func kind(of entry: dirent, name: [UInt8], in directory: Int32) -> Kind {
-        var type = Int32(entry.d_type)
+    private func kind(of entry: UnsafeMutablePointer<dirent>, in directory: Int32) -> Kind {
+        var type = Int32(entry.pointee.d_type)
         if type == Int32(DT_UNKNOWN) {
             var info = stat()
-            let found = name.withUnsafeBufferPointer { buffer in
-                (buffer.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { fstatat(directory, $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) }
+            let found = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                fstatat(directory, raw.baseAddress!.assumingMemoryBound(to: CChar.self), &info, AT_SYMLINK_NOFOLLOW)
             }
             guard found == 0 else { return .gone("it went away during the walk: \(String(cString: strerror(errno)))") }
             type = switch info.st_mode & S_IFMT {

@@ -150,6 +150,9 @@ struct FolderTests {
         let disk = try TmpfsMount(kilobytes: 256 * 1024)
         let tree = disk.path + "/big"
         try manyFiles(100_000, in: tree)
+        // Each directory read returns 5 ms late: the walk takes seconds, not a tenth of one.
+        let slow = try await SlowSyscall(pid: agent.pid, call: "getdents64", delay: .milliseconds(5))
+        defer { slow.stop() }
         async let added = harness.ctl(["sync", "add", tree])
         try await eventually("the walk under way") { try await harness.property(.queuedJobs).flatMap(\.uint32) ?? 0 > 0 }
         let quit = try await harness.ctl(["quit"])
@@ -172,10 +175,12 @@ struct FolderTests {
         let disk = try TmpfsMount(kilobytes: 256 * 1024)
         let tree = disk.path + "/big"
         let expected = try manyFiles(50_000, in: tree)
+        let slow = try await SlowSyscall(pid: agent.pid, call: "getdents64", delay: .milliseconds(5))
         async let added = harness.ctl(["sync", "add", tree])
         try await eventually("the walk under way") { try await harness.property(.queuedJobs).flatMap(\.uint32) ?? 0 > 0 }
         agent.signal(SIGKILL)
         _ = await agent.exitStatus()
+        slow.stop()
         #expect(try await added.status == 1)
         let after = try DatabaseProbe(path: harness.databasePath).jobs()
         #expect(after.count % 10_000 == 0 && after.count < 50_000, "whole transactions: \(after.count)")

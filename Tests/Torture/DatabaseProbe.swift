@@ -47,12 +47,26 @@ public final class DatabaseProbe {
         try rows("PRAGMA integrity_check") { statement in text(statement, 0) ?? "" }.joined(separator: "; ")
     }
 
+    /// Every job: the rows of `jobs`, and the jobs still packed in `job_packs` (a folder's files,
+    /// their names side by side, NUL-separated; ids from `first_id` on), as queued.
     public func jobs() throws(ProbeError) -> [Job] {
-        try rows("SELECT id, source, destination, state, landed_name FROM jobs ORDER BY id") { statement in
+        let rows = try rows("SELECT id, source, destination, state, landed_name FROM jobs ORDER BY id") { statement in
             Job(
                 id: UInt64(sqlite3_column_int64(statement, 0)), source: text(statement, 1) ?? "", destination: text(statement, 2) ?? "",
                 state: text(statement, 3) ?? "", landedName: text(statement, 4))
         }
+        let packed = try self.rows("SELECT first_id, directory, destination, names FROM job_packs") { statement -> [Job] in
+            let first = UInt64(sqlite3_column_int64(statement, 0))
+            let directory = text(statement, 1) ?? ""
+            let destination = text(statement, 2) ?? ""
+            let bytes = sqlite3_column_blob(statement, 3).map {
+                Array(UnsafeRawBufferPointer(start: $0, count: Int(sqlite3_column_bytes(statement, 3))))
+            } ?? []
+            return bytes.split(separator: 0, omittingEmptySubsequences: false).enumerated().map { offset, name in
+                Job(id: first + UInt64(offset), source: directory + "/" + String(decoding: name, as: UTF8.self), destination: destination, state: "queued")
+            }
+        }
+        return (rows + packed.joined()).sorted { $0.id < $1.id }
     }
 
     public func sessions() throws(ProbeError) -> [Session] {
