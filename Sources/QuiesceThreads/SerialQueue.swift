@@ -47,7 +47,10 @@ public final class SerialQueue: @unchecked Sendable {
             defer {
                 condition.lock()
                 owner = nil
-                condition.broadcast()
+                // Only the queue's thread waits on the condition, and only for work: woken with
+                // none queued, it would look and sleep again — two context switches for every
+                // `sync` on a free queue (every message the D-Bus layer sent).
+                if head != pending.count { condition.broadcast() }
                 condition.unlock()
             }
             return try work()

@@ -35,6 +35,61 @@ struct SerialQueueTests {
         #expect(!queue.isCurrent, "this thread is not the queue's")
     }
 
+    @Test("sync on a free queue does not wake the queue's sleeping thread; async work queued meanwhile still runs")
+    func syncLeavesTheThreadAsleep() async throws {
+        let label = "test-quiet-\(getpid() % 1000)"
+        let queue = SerialQueue(label: label)
+        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in queue.async { started.resume() } }
+        let thread = try #require(Self.thread(named: label), "the queue's thread")
+        let before = try #require(Self.switches(thread))
+        for _ in 0..<200 {
+            queue.sync {}
+            usleep(200)  // as the D-Bus layer's sends come: one at a time, the thread asleep again between them
+        }
+        let after = try #require(Self.switches(thread))
+        // Before the fix: every sync woke the thread to find nothing (200 or more).
+        #expect(after - before < 20, "the queue's thread woke \(after - before) times for 200 syncs with nothing queued")
+        let shared = Shared()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.sync {
+                queue.async {
+                    shared.order.withLock { $0.append("async") }
+                    done.resume()
+                }
+            }
+        }
+        #expect(shared.order.withLock { $0 } == ["async"], "work queued during a sync runs after it")
+    }
+
+    /// The id of this process's thread named `name`.
+    private static func thread(named name: String) -> String? {
+        guard let directory = opendir("/proc/self/task") else { return nil }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let id = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard id.first?.isNumber == true else { continue }
+            if let comm = contents("/proc/self/task/\(id)/comm"), comm.hasPrefix(String(name.prefix(15))) { return id }
+        }
+        return nil
+    }
+
+    /// A thread's context switches so far (voluntary and not).
+    private static func switches(_ thread: String) -> Int? {
+        guard let status = contents("/proc/self/task/\(thread)/status") else { return nil }
+        return status.split(separator: "\n").filter { $0.contains("ctxt_switches:") }
+            .compactMap { $0.split(separator: "\t").last.flatMap { Int($0) } }
+            .reduce(0, +)
+    }
+
+    private static func contents(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = Glibc.read(descriptor, &bytes, bytes.count)
+        return count > 0 ? String(decoding: bytes[..<count], as: UTF8.self) : nil
+    }
+
     @Test("sync on a free queue runs on the caller's thread; on a busy one it waits its turn, after what was queued")
     func syncWaitsItsTurn() throws {
         let queue = SerialQueue(label: "test-sync")
