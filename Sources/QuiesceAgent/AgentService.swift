@@ -26,9 +26,12 @@ public final class AgentService: Component, Sendable {
     let terminal: ExternalPrompt
     let board: StatusBoard
     let logger: Logger
-    /// What the bus said of each caller (unique name → uid, pid), asked once and forgotten when
-    /// it leaves the bus.
-    private let callers = Mutex<[String: BusConnection.Credentials]>([:])
+    /// What the bus says of each caller (unique name → uid, pid): asked once, when the caller is
+    /// first seen (reading a property, as `agentctl` does before it calls), and forgotten when it
+    /// leaves the bus. A lookup under way is shared by the calls that need it.
+    private let callers = Mutex<[String: Task<BusConnection.Credentials, any Error>]>([:])
+    /// Callers of another uid refused so far, so each is logged once.
+    private let refused = Mutex<Set<String>>([])
     /// Whether a job-count refresh is under way, and whether another change came meanwhile.
     private let jobCountRefresh = Coalescer(pause: .milliseconds(250))
     /// Connections that asked to answer the prompt (`Quit` with `interactive`).
@@ -101,6 +104,7 @@ public final class AgentService: Component, Sendable {
     /// A client left the bus: forget it, and end what it held.
     func clientVanished(_ name: String) {
         callers.withLock { _ = $0.removeValue(forKey: name) }
+        refused.withLock { _ = $0.remove(name) }
         if terminals.withLock({ $0.remove(name) }) != nil { terminal.detach() }
         sessions.clientVanished(name)
     }
@@ -126,7 +130,8 @@ public final class AgentService: Component, Sendable {
         return ExportedObject(
             path: AgentInterface.path,
             interfaces: [DBusInterface(AgentInterface.interface, methods: methods, properties: try board.properties())],
-            introspectionXML: AgentInterface.introspectionXML)
+            introspectionXML: AgentInterface.introspectionXML,
+            callerSeen: { [weak self] sender in _ = self?.lookUp(sender) })
     }
 
     /// A handler whose caller is checked first, and whose errors become the agent's D-Bus errors.
@@ -153,18 +158,32 @@ public final class AgentService: Component, Sendable {
     /// The caller's credentials, once it is known to be our user.
     @discardableResult
     private func checkCaller(_ sender: String) async throws -> BusConnection.Credentials {
+        let lookup = lookUp(sender)
         let credentials: BusConnection.Credentials
-        if let known = callers.withLock({ $0[sender] }) {
-            credentials = known
-        } else {
-            credentials = try await connection.credentials(of: sender)
-            callers.withLock { $0[sender] = credentials }
-            if credentials.uid != ownUID {
+        do {
+            credentials = try await lookup.value
+        } catch {
+            // Asked again by the next call (the bus may have been busy).
+            callers.withLock { if $0[sender] == lookup { $0[sender] = nil } }
+            throw error
+        }
+        guard credentials.uid == ownUID else {
+            if refused.withLock({ $0.insert(sender).inserted }) {
                 logger.warning("refused a call from \(sender), uid \(credentials.uid): the agent serves uid \(ownUID) only")
             }
+            throw Self.denied
         }
-        guard credentials.uid == ownUID else { throw Self.denied }
         return credentials
+    }
+
+    /// The lookup of `sender`'s credentials: the one made or under way, or a new one.
+    private func lookUp(_ sender: String) -> Task<BusConnection.Credentials, any Error> {
+        callers.withLock { callers in
+            if let known = callers[sender] { return known }
+            let lookup = Task { [connection] in try await connection.credentials(of: sender) }
+            callers[sender] = lookup
+            return lookup
+        }
     }
 
     private static let closed = AgentError.shuttingDown("the agent is shutting down and takes no new work; try again once it has restarted")

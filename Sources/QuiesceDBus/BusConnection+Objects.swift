@@ -35,6 +35,7 @@ extension BusConnection {
     /// every refusal answer right here on the queue; only our own handlers run in a task, since
     /// they may await. So Introspect, Ping and Properties never wait for Swift's thread pool.
     func handleMethodCall(_ message: DBusMessage) {
+        if let seen = objects[message.path ?? ""]?.callerSeen, let sender = message.sender { seen(sender) }
         let answer = answerer(for: message)
         if case .immediate(let result) = answer {
             let reply: DBusMessage?

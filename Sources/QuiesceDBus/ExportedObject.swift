@@ -60,10 +60,18 @@ public struct ExportedObject: Sendable {
     public var interfaces: [DBusInterface]
     /// What `Introspect` answers: the interface XML from `dbus/`, the one source of truth.
     public var introspectionXML: String
+    /// Told the sender of every call to the object as it arrives, before it is answered — reads
+    /// of properties and introspection included. On the connection's queue: must not block. A
+    /// service that checks who calls it starts looking the caller up here, so its first method
+    /// call does not wait for the bus's answer.
+    public var callerSeen: (@Sendable (String) -> Void)?
 
-    public init(path: String, interfaces: [DBusInterface], introspectionXML: String) {
+    public init(
+        path: String, interfaces: [DBusInterface], introspectionXML: String, callerSeen: (@Sendable (String) -> Void)? = nil
+    ) {
         self.path = path
         self.interfaces = interfaces
         self.introspectionXML = introspectionXML
+        self.callerSeen = callerSeen
     }
 }
