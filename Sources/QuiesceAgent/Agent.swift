@@ -139,32 +139,40 @@ public enum Agent {
         }
 
         let damage = StoreDamage()
-        let result = await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                var checkpointed = false
-                for await event in events {
-                    board.apply(event)
-                    if case .transition = event.kind, event.phase != .starting { service.startHasEnded() }
-                    if case .transition = event.kind, event.phase == .running {
-                        service.refreshJobCounts()
-                        // Start wrote (recovery, pruning): fold the WAL into the database now, so an
-                        // idle agent's quit (or a shutdown) has no checkpoint left to wait for.
-                        if !checkpointed {
-                            checkpointed = true
-                            try? store.checkpoint()
-                            // After a clean stop the start did not read the whole file: it is
-                            // read now, at idle priority. Damage stops the agent as it would
-                            // have stopped the start (exit 1, the file moved aside).
-                            store.verifyInBackground { error in
-                                logger.critical("\(error)")
-                                damage.record()
-                                Task { await coordinator.trigger(.force) }
-                            }
+        // Tasks that follow the agent's sources of change while it runs. The first announces the
+        // coordinator's events (the phase, the outcome): it ends by itself when the coordinator
+        // has stopped, and is waited for, so the last announcement goes out before the bus
+        // connection closes. The others are cancelled at the stop and not waited for: nothing
+        // they do matters once everything has stopped, and each would cost the quit a thread
+        // wake-up. All of them only follow and report: at utility priority, so the pool runs the
+        // work they follow (a quit's steps, a client's call) before them (the D-Bus service
+        // announces the outcome itself before it gives the name up).
+        let announcer = Task(priority: .utility) {
+            var checkpointed = false
+            for await event in events {
+                board.apply(event)
+                if case .transition = event.kind, event.phase != .starting { service.startHasEnded() }
+                if case .transition = event.kind, event.phase == .running {
+                    service.refreshJobCounts()
+                    // Start wrote (recovery, pruning): fold the WAL into the database now, so an
+                    // idle agent's quit (or a shutdown) has no checkpoint left to wait for.
+                    if !checkpointed {
+                        checkpointed = true
+                        try? store.checkpoint()
+                        // After a clean stop the start did not read the whole file: it is
+                        // read now, at idle priority. Damage stops the agent as it would
+                        // have stopped the start (exit 1, the file moved aside).
+                        store.verifyInBackground { error in
+                            logger.critical("\(error)")
+                            damage.record()
+                            Task { await coordinator.trigger(.force) }
                         }
                     }
                 }
             }
-            group.addTask {
+        }
+        let followers: [Task<Void, Never>] = [
+            Task(priority: .utility) {
                 for await snapshot in sessionChanges {
                     let work = running.set(sessions: snapshot)
                     board.update {
@@ -173,15 +181,15 @@ public enum Agent {
                     }
                     desktop?.workChanged(work)
                 }
-            }
-            group.addTask {
+            },
+            Task(priority: .utility) {
                 for await _ in worker.waitingChanges { service.readJobCounts() }
-            }
-            group.addTask {
+            },
+            Task(priority: .utility) {
                 guard let tray else { return }
                 for await values in board.changes { tray.update(values) }
-            }
-            group.addTask {
+            },
+            Task(priority: .utility) {
                 for await snapshot in syncChanges {
                     let work = running.set(copies: snapshot)
                     board.update {
@@ -191,14 +199,14 @@ public enum Agent {
                     desktop?.workChanged(work)
                     service.refreshJobCounts()
                 }
-            }
-            group.addTask {
+            },
+            Task(priority: .utility) {
                 guard let departures else { return }
                 for await change in departures where change.newOwner.isEmpty && change.name.hasPrefix(":") {
                     service.clientVanished(change.name)
                 }
-            }
-            group.addTask {
+            },
+            Task(priority: .utility) {
                 for await signal in signals {
                     switch signal {
                     case SIGINT:
@@ -210,14 +218,14 @@ public enum Agent {
                     default: await Self.reload(reload, coordinator: coordinator, worker: worker, logger: logger)
                     }
                 }
-            }
-            // Start order (stop is the reverse): the store, the D-Bus service (it takes the bus
-            // name), the logind lock, the session manager's client, the tray, the sync worker.
-            let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, tray, worker]
-            let result = await coordinator.run(components: parts.compactMap { $0 })
-            group.cancelAll()
-            return result
-        }
+            },
+        ]
+        // Start order (stop is the reverse): the store, the D-Bus service (it takes the bus
+        // name), the logind lock, the session manager's client, the tray, the sync worker.
+        let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, tray, worker]
+        let result = await coordinator.run(components: parts.compactMap { $0 })
+        for follower in followers { follower.cancel() }
+        await announcer.value
         switch result.outcome {
         case .clean: logger.info("stopped cleanly")
         case .forced(let interrupted): logger.notice("stopped by force; interrupted: \(interrupted.map { "\($0.source) \($0.count)" }.joined(separator: ", ")); the queue resumes at next start")

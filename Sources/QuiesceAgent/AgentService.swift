@@ -97,6 +97,9 @@ public final class AgentService: Component, Sendable {
     public func stop() async throws {
         stopped.withLock { $0 = true }
         for walk in walks.withLock({ Array($0.values) }) { walk.raise() }
+        // Clients following a quit read the outcome before the agent leaves the bus: announced
+        // here, not left to the task that announces events, which may not have come to it yet.
+        if let outcome = coordinator.outcome { board.announce(outcome) }
         try? connection.releaseNameWithoutReply(AgentInterface.busName)
         await connection.handlersFinished()
     }

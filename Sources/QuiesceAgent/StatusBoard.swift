@@ -107,7 +107,7 @@ public final class StatusBoard: Sendable {
         update { values in
             values.state = event.phase
             if case .outcomeDecided(let outcome) = event.kind {
-                values.outcome = outcome.exitStatus == 3 ? "forced" : "clean"
+                values.outcome = Self.name(of: outcome)
             }
             if let remaining = event.remaining, event.phase == .draining || event.phase == .prompting {
                 let (seconds, attoseconds) = remaining.components
@@ -116,6 +116,17 @@ public final class StatusBoard: Sendable {
                 values.deadline = 0
             }
         }
+    }
+
+    /// Announces `outcome` now, if it has not been (the event that carries it may still be on its
+    /// way to ``apply(_:)``, which then changes nothing).
+    func announce(_ outcome: ShutdownOutcome) {
+        update { $0.outcome = Self.name(of: outcome) }
+    }
+
+    /// The `Outcome` property's value for `outcome`.
+    private static func name(of outcome: ShutdownOutcome) -> String {
+        outcome.exitStatus == 3 ? "forced" : "clean"
     }
 
     /// Makes the D-Bus properties of the agent's interface: one for each property of the XML, in
