@@ -41,7 +41,7 @@ test: setup
 		exit $$status
 
 ## bench: measure performance side by side with baselines; writes docs/benchmarks.md
-## (BENCH_FLAGS="--quick" for a short run, "--only dbus" for one group). Runs on the test rig.
+## (BENCH_FLAGS="--quick" for a short run, "--only dbus" for one group, "--only dbus,agent" for a few). Runs on the test rig.
 BENCH_RIG := .build/bench/rig
 bench: setup
 	$(SWIFT) build $(RELEASE) $(BUILD_FLAGS) --product quiesce-bench

@@ -22,9 +22,10 @@ struct QuiesceBench {
         let roundTripBaseline = value("--dbus-baseline") ?? ".build/bench/dbus_roundtrip"
         let environment = ProcessInfo.processInfo.environment
 
-        // `--only idle|enqueue|copy|folder|dbus|logind|agent|startup|scale|footprint` runs one group, to look at it closely.
-        let only = value("--only")
-        func wanted(_ group: String) -> Bool { only == nil || only == group }
+        // `--only idle|enqueue|copy|folder|dbus|logind|agent|startup|scale|footprint` runs one group (or a
+        // comma-separated few), to look at it closely.
+        let only = value("--only").map { $0.split(separator: ",").map(String.init) }
+        func wanted(_ group: String) -> Bool { only == nil || only!.contains(group) }
 
         var report = Report()
         if wanted("idle") {
