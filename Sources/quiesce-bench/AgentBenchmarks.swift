@@ -60,13 +60,15 @@ enum AgentBenchmarks {
                 property (as here and as agentctl does), not by its `Quit` (0.23 ms → 7 µs); \
                 a message sent from a task no longer wakes the connection's queue thread for \
                 nothing; the announcements a quit causes run at utility priority, after the quit's \
-                own steps (decision → teardown 0.31 → 0.09 ms), and the tasks that follow events \
-                are cancelled, not waited for; a quit is rehearsed on a copy of the state machine \
-                at start (the decision 0.41 → 0.25 ms). Where the rest goes (the agent timing its \
-                own steps, 40 quits, medians, from the call's arrival: 2.2–2.3 ms to `_exit`): the \
-                decision 0.25 ms, the six components 1.0 ms (the D-Bus service 0.35, the store's \
-                close 0.4–0.5), waiting for the announcer 0.2–0.3 ms, closing the bus connection \
-                and returning to the main thread 0.3 ms. The machine's noise is as large as the \
+                own steps (decision → teardown 0.31 → 0.09 ms), and they and the tasks that follow \
+                events are cancelled at the end, not waited for (0.3 ms); a quit is rehearsed on a \
+                copy of the state machine at start (the decision 0.41 → 0.25 ms). Where the rest \
+                goes (the agent timing its own steps, 40 quits, medians, from the call's arrival: \
+                2.1–2.2 ms to `_exit`): the decision 0.25 ms, the six components about 1.3 ms (the \
+                D-Bus service 0.3–0.45, of which 0.2 its `ReleaseName`; the store's close 0.3–0.4, \
+                of which SQLite's own close 0.25–0.3: unlinking its log and shared-memory files and \
+                unmapping the latter, a TLB shoot-down across the agent's threads), closing the bus \
+                connection and returning to the main thread 0.35 ms. The machine's noise is as large as the \
                 margin: the same build measured 2.4–3.8 ms above its SIGKILL in runs an hour \
                 apart, as the C client's round trip in the D-Bus row went from 0.17 to 0.39 ms.
                 """)
