@@ -48,6 +48,14 @@ extension Store {
             check.generation &+= 1
             check.running = false
             if let reader = check.reader { sqlite3_interrupt(reader.handle) }
+            // We are about to wait for it: at idle priority it would run only when nothing else
+            // wants the CPU, so on a busy machine a close (a quit) waited for it in vain and left
+            // SQLite's log behind. Its last steps run at normal priority. Under the lock the
+            // thread needs to end, so it is still there.
+            if let thread = check.thread {
+                var parameters = sched_param()
+                _ = pthread_setschedparam(thread, SCHED_OTHER, &parameters)
+            }
             if forGood { check.ended = true }
             return running
         }
@@ -81,9 +89,15 @@ extension Store {
 
     private func runBackgroundCheck(generation: UInt64) {
         // Counted down after its connection is closed, whatever the way out.
-        defer { backgroundCheck.withLock { $0.threads -= 1 } }
+        defer {
+            backgroundCheck.withLock { check in
+                check.threads -= 1
+                if let thread = check.thread, pthread_equal(thread, pthread_self()) != 0 { check.thread = nil }
+            }
+        }
         var parameters = sched_param()
         _ = sched_setscheduler(0, Self.idleScheduling, &parameters)
+        backgroundCheck.withLock { $0.thread = pthread_self() }
         let outcome: Result<String, DatabaseError>
         do {
             guard let reader = try? Database(path: path, readOnly: true) else {
@@ -163,4 +177,7 @@ struct BackgroundCheck {
     var generation: UInt64 = 0
     /// Checking threads that have not yet closed their connection.
     var threads = 0
+    /// The checking thread while it runs (the latest, should a stop have given up waiting for an
+    /// earlier one), so a stop can lift it out of idle priority; cleared by the thread as it ends.
+    var thread: pthread_t?
 }
