@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 @testable import QuiesceStore
 import QuiesceTestSupport
 import Testing
@@ -105,6 +106,7 @@ struct StoreOpeningTests {
         let store = try Store(path: path)
         #expect(!store.checkedAtOpen)
         let found: StoreError = await withCheckedContinuation { continuation in
+            store.backgroundCheck.withLock { $0.policy = SCHED_OTHER }  // see BackgroundCheck.policy
             store.verifyInBackground { error in continuation.resume(returning: error) }
         }
         guard case .corrupt(let reported, let movedTo, let detail) = found else {
@@ -124,6 +126,7 @@ struct StoreOpeningTests {
         let (path, _) = try filledStore(temp, closing: true)
         let store = try Store(path: path)
         #expect(!store.checkedAtOpen)
+        store.backgroundCheck.withLock { $0.policy = SCHED_OTHER }  // see BackgroundCheck.policy
         store.verifyInBackground { error in Issue.record("a sound file reported damaged: \(error)") }
         // The check is interrupted by a checkpoint and started again; it must still end.
         try store.checkpoint()
@@ -142,6 +145,7 @@ struct StoreOpeningTests {
         }
         do {
             let store = try Store(path: path)
+            store.backgroundCheck.withLock { $0.policy = SCHED_OTHER }  // see BackgroundCheck.policy
             store.verifyInBackground { error in Issue.record("a sound file reported damaged: \(error)") }
             try await eventually("the check is reading") { store.backgroundCheckReading }
             store.close()
