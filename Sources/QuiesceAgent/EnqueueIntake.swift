@@ -105,9 +105,7 @@ struct EnqueueIntake: Sendable {
         let folders = sources.compactMap { if case .folder(let path) = $0 { path } else { nil } }
         for folder in folders {
             let completed = try SourceTree(folder: folder, destination: destination).walk(batchSize: Self.batchSize, abort: abort) { batch, passed in
-                if !batch.isEmpty {
-                    ids += try store.enqueue(packs: batch.map { JobPack(directory: $0.directory, destination: $0.destination, names: $0.names) })
-                }
+                if !batch.isEmpty { ids += try store.enqueue(packs: batch) }
                 skipped += passed.count
                 unreported += passed.prefix(max(0, Self.skippedPerReport - unreported.count))
                 if ContinuousClock.now - lastReport >= Self.reportInterval { report(finished: false) }

@@ -174,7 +174,7 @@ public actor ShutdownCoordinator<C: Clock> where C.Duration == Duration {
         var rehearsal = machine
         let now = clock.now
         _ = rehearsal.handle(.trigger(.request()), at: now)
-        for (index, _) in sources.enumerated() {
+        for index in sources.indices {
             _ = rehearsal.handle(.workChanged(epoch: rehearsal.watch?.epoch ?? 0, source: index, WorkSnapshot(count: 0)), at: now)
         }
     }

@@ -122,10 +122,11 @@ extension Store {
         database.packsPending = false
     }
 
-    /// Unpacks the one pack starting at `first`, in a transaction of its own.
+    /// Unpacks the one pack starting at `first`, in a transaction of its own. Whether others
+    /// remain is looked at again when next asked (``packsPending(_:)``).
     private func unpack(_ database: Database, first: Int64) throws {
         try database.transaction { _ = try unpackRows(database, first: first) }
-        if try database.statement("SELECT EXISTS (SELECT 1 FROM job_packs)").scalar() != 1 { database.packsPending = false }
+        database.packsPending = nil
     }
 
     /// Inserts the job rows of the pack at `first` and deletes the pack. Inside a transaction.

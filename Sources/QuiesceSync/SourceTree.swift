@@ -1,5 +1,6 @@
 import Glibc
 public import QuiesceCopy
+public import QuiesceStore
 
 /// A local folder walked for the queue: every regular file below it, with the subfolder of the
 /// destination it goes to, so the tree is kept on the NAS (`~/Pictures/2026` into `photos` gives
@@ -14,17 +15,6 @@ public import QuiesceCopy
 /// swapped for a link during the walk is not followed either. Blocking calls: run it on a thread
 /// of its own.
 public struct SourceTree: Sendable {
-    /// Files of one folder to queue, in the order the folder lists them: the store keeps them
-    /// together (``QuiesceStore/JobPack``), so a file costs its name and not a path of its own.
-    public struct Part: Sendable, Hashable {
-        /// The folder, absolute.
-        public var directory: String
-        /// The NAS folder its files go into, relative to the NAS root.
-        public var destination: String
-        /// The files' names in ``directory``.
-        public var names: [String]
-    }
-
     /// Something in the folder that was not queued, and why.
     public struct Skipped: Sendable, Hashable {
         public var path: String
@@ -53,19 +43,20 @@ public struct SourceTree: Sendable {
         return [destination, name].filter { !$0.isEmpty }.joined(separator: "/")
     }
 
-    /// Walks the folder, handing `batch` up to `batchSize` files at a time, in parts of at most
-    /// `partSize` files of one folder, with what was skipped meanwhile. Stops between two batches
-    /// when `abort` is raised (returns false then).
+    /// Walks the folder, handing `batch` up to `batchSize` files at a time, as the store queues
+    /// them (``QuiesceStore/JobPack``: at most `partSize` files of one folder, in the order it
+    /// lists them, so a file costs its name and not a path of its own), with what was skipped
+    /// meanwhile. Stops between two batches when `abort` is raised (returns false then).
     /// - Throws: ``Unreadable`` when the folder itself cannot be opened; what `batch` throws.
     @discardableResult
     public func walk(
-        batchSize: Int = 1000, partSize: Int = 1000, abort: AbortFlag, batch: ([Part], [Skipped]) throws -> Void
+        batchSize: Int = 1000, partSize: Int = 1000, abort: AbortFlag, batch: ([JobPack], [Skipped]) throws -> Void
     ) throws -> Bool {
         let root = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else { throw Unreadable(path: folder, reason: String(cString: strerror(errno))) }
         var pending: [(descriptor: Int32, path: String, destination: String)] = [(root, folder, top)]
         var seen: Set<[UInt64]> = []
-        var parts: [Part] = []
+        var parts: [JobPack] = []
         var files = 0
         var skipped: [Skipped] = []
         defer { for entry in pending { close(entry.descriptor) } }
@@ -84,7 +75,7 @@ public struct SourceTree: Sendable {
             defer { closedir(directory) }
             var names: [String] = []
             func endPart() {
-                if !names.isEmpty { parts.append(Part(directory: path, destination: destination, names: names)) }
+                if !names.isEmpty { parts.append(JobPack(directory: path, destination: destination, names: names)) }
                 names.removeAll()
             }
             while true {

@@ -10,8 +10,7 @@ import Glibc
 public final class SerialQueue: @unchecked Sendable {
     // Safe: every stored property below is touched only under `condition`.
     private let condition = ThreadCondition()
-    private var pending: [@Sendable () -> Void] = []
-    private var head = 0
+    private var pending = FIFO<@Sendable () -> Void>()
     /// The thread running a piece of work now, if any.
     private var owner: pthread_t?
     private let label: String
@@ -41,7 +40,7 @@ public final class SerialQueue: @unchecked Sendable {
     /// work (check ``isCurrent`` and run it directly there).
     public func sync<T>(_ work: () throws -> T) rethrows -> T {
         condition.lock()
-        if owner == nil && head == pending.count {
+        if owner == nil && pending.isEmpty {
             owner = pthread_self()
             condition.unlock()
             defer {
@@ -50,7 +49,7 @@ public final class SerialQueue: @unchecked Sendable {
                 // Only the queue's thread waits on the condition, and only for work: woken with
                 // none queued, it would look and sleep again — two context switches for every
                 // `sync` on a free queue (every message the D-Bus layer sent).
-                if head != pending.count { condition.broadcast() }
+                if !pending.isEmpty { condition.broadcast() }
                 condition.unlock()
             }
             return try work()
@@ -81,13 +80,8 @@ public final class SerialQueue: @unchecked Sendable {
     private func loop() {
         condition.lock()
         while true {
-            while head == pending.count || owner != nil { condition.wait() }
-            let work = pending[head]
-            head += 1
-            if head == pending.count {
-                pending.removeAll(keepingCapacity: true)
-                head = 0
-            }
+            while pending.isEmpty || owner != nil { condition.wait() }
+            guard let work = pending.removeFirst() else { continue }
             owner = pthread_self()
             condition.unlock()
             work()

@@ -13,12 +13,11 @@ import Glibc
 /// announcements the quit itself causes (on two cores that was a third of a millisecond of each
 /// idle quit).
 final class TaskPool: TaskExecutor, @unchecked Sendable {
-    // Safe: the queues and heads are touched only under `condition`.
+    // Safe: the queues are touched only under `condition`.
     private let condition = ThreadCondition()
-    private var queue: [UnownedJob] = []
-    private var head = 0
-    private var later: [UnownedJob] = []
-    private var laterHead = 0
+    private var queue = FIFO<UnownedJob>()
+    /// Jobs of tasks below `.medium` priority.
+    private var later = FIFO<UnownedJob>()
     let timer: TimerThread
 
     init(threads: Int) {
@@ -51,24 +50,10 @@ final class TaskPool: TaskExecutor, @unchecked Sendable {
         let executor = asUnownedTaskExecutor()
         while true {
             condition.lock()
-            while head == queue.count && laterHead == later.count { condition.wait() }
-            let job: UnownedJob
-            if head < queue.count {
-                job = queue[head]
-                head += 1
-                if head == queue.count {
-                    queue.removeAll(keepingCapacity: true)
-                    head = 0
-                }
-            } else {
-                job = later[laterHead]
-                laterHead += 1
-                if laterHead == later.count {
-                    later.removeAll(keepingCapacity: true)
-                    laterHead = 0
-                }
-            }
+            while queue.isEmpty && later.isEmpty { condition.wait() }
+            let job = queue.removeFirst() ?? later.removeFirst()
             condition.unlock()
+            guard let job else { continue }
             job.runSynchronously(on: executor)
         }
     }
