@@ -95,12 +95,13 @@ extension Store {
                 if let thread = check.thread, pthread_equal(thread, pthread_self()) != 0 { check.thread = nil }
             }
         }
-        var parameters = sched_param()
-        let policy = backgroundCheck.withLock { check in
+        // Registered and lowered in one step under the lock, so a stop that lifts it in between
+        // cannot be undone by the lowering.
+        backgroundCheck.withLock { check in
             check.thread = pthread_self()
-            return check.policy
+            var parameters = sched_param()
+            _ = sched_setscheduler(0, check.policy, &parameters)
         }
-        _ = sched_setscheduler(0, policy, &parameters)
         let outcome: Result<String, DatabaseError>
         do {
             guard let reader = try? Database(path: path, readOnly: true) else {
