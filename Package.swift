@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "quiesce-bench",
             dependencies: [
-                "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceTestSupport",
+                "QuiesceCore", "QuiesceStore", "QuiesceCopy", "QuiesceSync", "QuiesceDBus", "QuiesceInterface", "QuiesceSpawn", "QuiesceTestSupport", "QuiesceThreads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -143,7 +143,7 @@ public enum Agent {
         // coordinator's events (the phase, the outcome) as properties. They only follow and
         // report: at utility priority, so the pool runs the work they follow (a quit's steps, a
         // client's call) before them. At the stop they are cancelled and not waited for: the
-        // D-Bus service announces the outcome itself before it gives the name up, and what the
+        // D-Bus service announces the outcome itself before it stops, and what the
         // announcer had not come to by then (the phase going to `stopped`) no client following
         // the agent by its name would hear; waiting for it cost an idle quit 0.3 ms.
         let announcer = Task(priority: .utility) {
@@ -223,6 +223,12 @@ public enum Agent {
         // name), the logind lock, the session manager's client, the tray, the sync worker.
         let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, tray, worker]
         let result = await coordinator.run(components: parts.compactMap { $0 })
+        // Everything has stopped and the database is closed: now the agent leaves the bus (its
+        // names go with the connection). Closed before the followers are cancelled, so the bus
+        // subscription among them ends with the connection instead of telling the bus to forget
+        // its match first.
+        system?.close()
+        session.close()
         announcer.cancel()
         for follower in followers { follower.cancel() }
         switch result.outcome {

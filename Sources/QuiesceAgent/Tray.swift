@@ -83,9 +83,9 @@ final class Tray: Component, Sendable {
             state.stopped = true
             return state.watching
         }
-        // The name first, while the connection's queue is free: the cancelled watch then
-        // removes its match on that queue in the background instead of making this wait.
-        try? connection.releaseNameWithoutReply(busName)
+        // The item's name goes with the agent's connection (closed once everything has stopped),
+        // and the host takes the icon away then: a ReleaseName of its own only added messages
+        // to the quit's.
         watching?.cancel()
     }
 

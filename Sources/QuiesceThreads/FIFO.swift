@@ -9,6 +9,9 @@ struct FIFO<Element> {
 
     var isEmpty: Bool { head == items.count }
 
+    /// The item ``removeFirst()`` would return, left in place.
+    var first: Element? { head < items.count ? items[head] : nil }
+
     mutating func append(_ item: Element) {
         items.append(item)
     }

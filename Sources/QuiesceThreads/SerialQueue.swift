@@ -9,15 +9,33 @@ import Glibc
 /// pieces and makes no wake-ups when there are none.
 public final class SerialQueue: @unchecked Sendable {
     // Safe: every stored property below is touched only under `condition`.
+    /// The queue's own thread waits on this, for `async` work.
     private let condition = ThreadCondition()
-    private var pending = FIFO<@Sendable () -> Void>()
+    /// `sync` callers wait on this, for their turn: a turn is handed to its caller by whoever
+    /// ends the piece before it, so a busy queue costs a waiting caller one wake-up (not one of
+    /// the queue's thread to fetch it, and another to wake it).
+    private let turns: ThreadCondition.Companion
+    private var pending = FIFO<Piece>()
     /// The thread running a piece of work now, if any.
     private var owner: pthread_t?
     private let label: String
     private var threadStarted = false
 
+    /// What waits in line: work for the queue's thread, or a `sync` caller's turn.
+    private enum Piece {
+        case work(@Sendable () -> Void)
+        case turn(Turn)
+    }
+
+    /// A `sync` caller waiting in line; `granted` once the queue is its.
+    private final class Turn {
+        let thread = pthread_self()
+        var granted = false
+    }
+
     public init(label: String) {
         self.label = label
+        turns = condition.companion()
     }
 
     /// Whether the calling thread is running this queue's work now.
@@ -28,10 +46,10 @@ public final class SerialQueue: @unchecked Sendable {
     /// Queues `work` and returns at once.
     public func async(_ work: @escaping @Sendable () -> Void) {
         condition.lock()
-        pending.append(work)
+        pending.append(.work(work))
         let startThread = !threadStarted
         threadStarted = true
-        condition.broadcast()
+        if owner == nil { handOn() }
         condition.unlock()
         if startThread { startWorker() }
     }
@@ -42,30 +60,45 @@ public final class SerialQueue: @unchecked Sendable {
         condition.lock()
         if owner == nil && pending.isEmpty {
             owner = pthread_self()
-            condition.unlock()
-            defer {
-                condition.lock()
-                owner = nil
-                // Only the queue's thread waits on the condition, and only for work: woken with
-                // none queued, it would look and sleep again — two context switches for every
-                // `sync` on a free queue (every message the D-Bus layer sent).
-                if !pending.isEmpty { condition.broadcast() }
+        } else {
+            // Busy: wait for the turn, then run here (the work stays on the caller's stack).
+            let turn = Turn()
+            pending.append(.turn(turn))
+            if owner == nil { handOn() }
+            if !threadStarted {
+                // Work is queued before this turn and no thread runs it (none could be started).
+                threadStarted = true
                 condition.unlock()
+                startWorker()
+                condition.lock()
             }
-            return try work()
+            while !turn.granted { turns.wait() }
         }
         condition.unlock()
-        // Busy: wait for a turn, then run here (the work stays on the caller's stack).
-        let turn = Turn()
-        async { turn.arrive() }
-        let worker = turn.awaitArrival()
-        // The queue's thread is parked in `arrive` until `finish`: this thread holds the queue.
-        condition.locked { owner = pthread_self() }
         defer {
-            condition.locked { owner = worker }
-            turn.finish()
+            condition.lock()
+            owner = nil
+            handOn()
+            condition.unlock()
         }
         return try work()
+    }
+
+    /// With the queue free (and its lock held): gives it to what is first in line. A caller's
+    /// turn is granted here and only the callers are woken; work wakes the queue's thread. With
+    /// nothing in line nobody is woken: woken for nothing, the queue's thread would look and sleep
+    /// again — two context switches for every `sync` on a free queue (every message the D-Bus
+    /// layer sent).
+    private func handOn() {
+        switch pending.first {
+        case nil: return
+        case .turn(let turn):
+            _ = pending.removeFirst()
+            owner = turn.thread
+            turn.granted = true
+            turns.broadcast()
+        case .work: condition.signal()
+        }
     }
 
     private func startWorker() {
@@ -80,46 +113,17 @@ public final class SerialQueue: @unchecked Sendable {
     private func loop() {
         condition.lock()
         while true {
-            while pending.isEmpty || owner != nil { condition.wait() }
-            guard let work = pending.removeFirst() else { continue }
+            guard owner == nil, case .work(let work) = pending.first else {
+                condition.wait()
+                continue
+            }
+            _ = pending.removeFirst()
             owner = pthread_self()
             condition.unlock()
             work()
             condition.lock()
             owner = nil
-            condition.broadcast()
-        }
-    }
-
-    /// A `sync` caller's turn: the queue's thread arrives and waits until the caller is done.
-    private final class Turn: @unchecked Sendable {
-        private let condition = ThreadCondition()
-        private var arrived: pthread_t?
-        private var finished = false
-
-        func arrive() {
-            condition.lock()
-            arrived = pthread_self()
-            condition.broadcast()
-            while !finished { condition.wait() }
-            condition.unlock()
-        }
-
-        /// Returns the queue's thread, now parked.
-        func awaitArrival() -> pthread_t {
-            condition.lock()
-            defer { condition.unlock() }
-            while true {
-                if let arrived { return arrived }
-                condition.wait()
-            }
-        }
-
-        func finish() {
-            condition.lock()
-            finished = true
-            condition.broadcast()
-            condition.unlock()
+            handOn()
         }
     }
 }

@@ -43,6 +43,30 @@ final class ThreadCondition: @unchecked Sendable {
     }
 
     func signal() { pthread_cond_signal(condition) }
+
+    /// Another condition on this one's mutex: for a second kind of waiter, so that waking one
+    /// kind never wakes the other (each wake-up is a context switch).
+    func companion() -> Companion { Companion(mutex: mutex) }
+
+    final class Companion: @unchecked Sendable {
+        // Safe: as for ThreadCondition; `mutex` is its owner's, which outlives it.
+        private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+        private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+        fileprivate init(mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+            self.mutex = mutex
+            pthread_cond_init(condition, nil)
+        }
+
+        deinit {
+            pthread_cond_destroy(condition)
+            condition.deallocate()
+        }
+
+        /// Waits with the owner's mutex held (as ``ThreadCondition/wait()``).
+        func wait() { pthread_cond_wait(condition, mutex) }
+        func broadcast() { pthread_cond_broadcast(condition) }
+    }
     func broadcast() { pthread_cond_broadcast(condition) }
 
     /// The monotonic clock in nanoseconds.

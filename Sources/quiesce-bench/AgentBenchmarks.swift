@@ -18,12 +18,12 @@ enum AgentBenchmarks {
         for _ in 0..<rounds {
             let agent = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
             try await agent.waitUntilIdle(control: control)
-            let clock = ContinuousClock()
-            let start = clock.now
+            let reaper = try Reaper(agent.pid)
+            let start = ContinuousClock.now
             try await control.quitAgent()
-            let status = await agent.exit()
-            quits.append(start.duration(to: clock.now))
-            guard status == 0 else { throw BenchmarkError(message: "agentd exited \(status) after an idle quit; see \(agent.home)/agentd.log") }
+            let reaped = await reaper.reaped()
+            quits.append(start.duration(to: reaped.instant))
+            guard reaped.status == 0 else { throw BenchmarkError(message: "agentd exited \(reaped.status) after an idle quit; see \(agent.home)/agentd.log") }
 
             let victim = try await AgentProcess(sessionBus: sessionBus, systemBus: nil, control: control)
             try await victim.waitUntilIdle(control: control)
@@ -44,7 +44,9 @@ enum AgentBenchmarks {
             measured: "median \(quits.median.readable), p99 \(quits.p99.readable): \(added.readable) above its SIGKILL",
             passed: added <= goal,
             howToRead: """
-                from sending `Quit` to an idle agent to the moment its process has been reaped: the \
+                from sending `Quit` to an idle agent to the moment its process has been reaped, as a \
+                thread of the bench already blocked in `waitpid` sees it (as the baseline is timed; \
+                a thread started and a task resumed after the exit used to add 0.1–0.3 ms): the \
                 drain (nothing to wait for), stopping the worker, the logind bridge and the D-Bus \
                 service, closing the database (SQLite folds its log in), and the process's own exit. The \
                 first baseline is the kernel's part for this very process: an exit unmaps everything \
@@ -62,13 +64,18 @@ enum AgentBenchmarks {
                 nothing; the announcements a quit causes run at utility priority, after the quit's \
                 own steps (decision → teardown 0.31 → 0.09 ms), and they and the tasks that follow \
                 events are cancelled at the end, not waited for (0.3 ms); a quit is rehearsed on a \
-                copy of the state machine at start (the decision 0.41 → 0.25 ms). Where the rest \
-                goes (the agent timing its own steps, 40 quits, medians, from the call's arrival: \
-                2.1–2.2 ms to `_exit`): the decision 0.25 ms, the six components about 1.3 ms (the \
-                D-Bus service 0.3–0.45, of which 0.2 its `ReleaseName`; the store's close 0.3–0.4, \
-                of which SQLite's own close 0.25–0.3: unlinking its log and shared-memory files and \
-                unmapping the latter, a TLB shoot-down across the agent's threads), closing the bus \
-                connection and returning to the main thread 0.35 ms. The machine's noise is as large as the \
+                copy of the state machine at start (the decision 0.41 → 0.25 ms); the agent keeps its \
+                bus names until its connection closes, after the database has (no `ReleaseName` of \
+                its own or the tray's, whose `NameLost` and `NameOwnerChanged` the quit then had to \
+                read: 0.2–0.4 ms; and a client that sees the name go finds the database free); a \
+                thread waiting for the connection's queue is handed it by the one before it (one \
+                wake-up instead of three: the quit's sends and the announcements meet there). Where \
+                the rest goes (the agent timing its own steps, 30 quits, from the call's arrival: \
+                1.5–2.0 ms to `_exit`, was 2.1–2.5): the decision 0.25 ms, the six components about \
+                0.9 ms (the store's close 0.3, of which SQLite's own close 0.25: unlinking its log and \
+                shared-memory files and unmapping the latter, a TLB shoot-down across the agent's \
+                threads), closing the bus connections and returning to the main thread 0.2–0.3 ms. \
+                The machine's noise is as large as the \
                 margin: the same build measured 2.4–3.8 ms above its SIGKILL in runs an hour \
                 apart, as the C client's round trip in the D-Bus row went from 0.17 to 0.39 ms.
                 """)

@@ -115,6 +115,39 @@ struct SerialQueueTests {
         #expect(!queue.isCurrent)
     }
 
+    @Test("a caller waiting behind another caller is handed the queue by it: the queue's thread is not woken to pass it on")
+    func turnsPassWithoutTheQueueThread() async throws {
+        let label = "test-turns-\(getpid() % 1000)"
+        let queue = SerialQueue(label: label)
+        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in queue.async { started.resume() } }
+        let thread = try #require(Self.thread(named: label), "the queue's thread")
+        let before = try #require(Self.switches(thread))
+        let shared = Shared()
+        let done = Atomic<Int>(0)
+        // Two threads taking the queue in turns, each holding it a while: most of their calls
+        // find it held by the other (as a task's send finds a reply being sent).
+        for name in ["test-turn-a", "test-turn-b"] {
+            try DetachedThread.start(name: name) {
+                for _ in 0..<100 {
+                    queue.sync {
+                        if shared.running.add(1, ordering: .relaxed).newValue > 1 { shared.overlapped.store(true, ordering: .relaxed) }
+                        usleep(200)
+                        shared.running.subtract(1, ordering: .relaxed)
+                    }
+                }
+                done.add(1, ordering: .releasing)
+            }
+        }
+        while done.load(ordering: .acquiring) < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        let after = try #require(Self.switches(thread))
+        let overlapped = shared.overlapped.load(ordering: .relaxed)
+        #expect(!overlapped, "two callers held the queue at once")
+        // Before the fix a waiting caller's turn went through the queue's thread: it woke to
+        // fetch the caller and again when the caller was done, two or more switches a turn.
+        #expect(after - before < 20, "the queue's thread woke \(after - before) times for 200 contended syncs")
+        #expect(queue.sync { 7 } == 7, "the queue is free again")
+    }
+
     @Test("sync rethrows what its work throws and frees the queue")
     func syncRethrows() {
         struct Failure: Error {}
