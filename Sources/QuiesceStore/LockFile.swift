@@ -1,13 +1,16 @@
 import Glibc
+import Synchronization
 
 /// An exclusive `flock` on `<database>.lock`, holding the owner's pid, for as long as the store is
-/// open.
+/// open: ``release()`` at its close (the process may live on a while, and the next agent, started as
+/// this one's name leaves the bus, is waiting for the file), or when the store goes.
 ///
 /// The D-Bus name already keeps a second agent off the same bus; this keeps any second process off
 /// the same database, whatever bus it is on, and tells the user which pid holds it.
 final class LockFile: Sendable {
     let path: String
-    private let descriptor: Int32
+    /// -1 once released.
+    private let descriptor: Atomic<Int32>
 
     init(path: String) throws(StoreError) {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -31,11 +34,17 @@ final class LockFile: Sendable {
         _ = ftruncate(fd, 0)
         _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
         self.path = path
-        self.descriptor = fd
+        self.descriptor = Atomic(fd)
     }
 
     deinit {
-        close(descriptor)
+        release()
+    }
+
+    /// Lets the file go (once; later calls do nothing).
+    func release() {
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { close(fd) }
     }
 
     /// Who holds the lock: the kernel's own record (`/proc/locks`) when it can be read, else the

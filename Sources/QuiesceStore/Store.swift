@@ -70,11 +70,12 @@ public final class Store: Sendable {
     /// The store's clock: Unix milliseconds.
     public var nowMilliseconds: Int64 { now() }
 
-    /// Closes the connection; later calls fail with ``StoreError/closed``. The lock goes with the
-    /// store itself. A background check still running is stopped.
+    /// Closes the connection; later calls fail with ``StoreError/closed``. A background check still
+    /// running is stopped first; the lock file is let go last, so the next agent may open the file.
     public func close() {
         stopBackgroundCheck(forGood: true)
         connection.withLock { $0 = nil }
+        lock.release()
     }
 
     /// Moves the WAL's contents into the main file, so a shutdown leaves one self-contained file.

@@ -106,6 +106,26 @@ struct AgentLifecycleTests {
         #expect(await agent.exitStatus() == 3, "the early session held the quit until forced")
     }
 
+    @Test("the agent's name goes only once its database is free: a client starting the next agent as it sees the name go finds it unlocked")
+    func nameGoesAfterTheDatabase() async throws {
+        let session = try PrivateBus()
+        let harness = try await AgentHarness(busAddress: session.address, owner: session)
+        // A few quits: before the fix the name went before the database closed, a window of
+        // 0.3 ms or more that the first look, as the signal comes, falls in most times.
+        for round in 0..<5 {
+            let owners = try await harness.control.nameOwnerChanges(of: AgentInterface.busName)
+            let agent = try await harness.start()
+            _ = try await harness.call(.quit, [.vardict([:])])
+            for await change in owners where change.newOwner.isEmpty { break }
+            let lock = open(harness.databasePath + ".lock", O_RDWR | O_CLOEXEC)
+            #expect(lock >= 0, "the lock file is there")
+            let locked = flock(lock, LOCK_EX | LOCK_NB) != 0
+            close(lock)
+            #expect(!locked, "round \(round): the name was gone while the agent still held its database")
+            #expect(await agent.exitStatus() == 0)
+        }
+    }
+
     @Test("the database locked by another process: exit 1 saying so, and nothing on the bus")
     func databaseLocked() async throws {
         let session = try PrivateBus()
