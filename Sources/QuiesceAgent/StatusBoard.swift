@@ -27,18 +27,40 @@ public final class StatusBoard: Sendable {
         /// The user paused sync.
         public var syncPaused = false
 
-        /// The values as the interface's properties. Keyed by the generated constants, so a name
-        /// cannot be mistyped; ``StatusBoard/properties()`` checks at start that every property of
-        /// the XML is here with its type.
+        /// Each property of the interface with how its value is read from the values. Keyed by the
+        /// generated constants, so a name cannot be mistyped; ``StatusBoard/properties()`` checks at
+        /// start that every property of the XML is here with its type.
+        static let columns: [(property: AgentInterface.Property, value: @Sendable (Values) -> DBusValue)] = [
+            (.state, { .string($0.state.rawValue) }),
+            (.activeSessions, { .uint32(UInt32(clamping: $0.activeSessions)) }),
+            (.inFlightJobs, { .uint32(UInt32(clamping: $0.inFlightJobs)) }),
+            (.queuedJobs, { .uint32(UInt32(clamping: $0.queuedJobs)) }),
+            (.failedJobs, { .uint32(UInt32(clamping: $0.failedJobs)) }),
+            (.deadline, { .int64($0.deadline) }),
+            (.version, { _ in .string(AgentInterface.version) }),
+            (.syncWaiting, { .string($0.syncWaiting) }),
+            (.outcome, { .string($0.outcome) }),
+            (.running, { .array(element: "s", $0.running.map { .string($0) }) }),
+            (.syncPaused, { .boolean($0.syncPaused) }),
+        ]
+
+        /// The values as the interface's properties.
         var properties: [AgentInterface.Property: DBusValue] {
-            [
-                .state: .string(state.rawValue), .activeSessions: .uint32(UInt32(clamping: activeSessions)),
-                .inFlightJobs: .uint32(UInt32(clamping: inFlightJobs)), .queuedJobs: .uint32(UInt32(clamping: queuedJobs)),
-                .failedJobs: .uint32(UInt32(clamping: failedJobs)),
-                .deadline: .int64(deadline), .version: .string(AgentInterface.version), .syncWaiting: .string(syncWaiting),
-                .outcome: .string(outcome), .running: .array(element: "s", running.map { .string($0) }),
-                .syncPaused: .boolean(syncPaused),
-            ]
+            Dictionary(uniqueKeysWithValues: Self.columns.map { ($0.property, $0.value(self)) })
+        }
+
+        /// The properties whose values are not those of `old`, by name, as `PropertiesChanged`
+        /// carries them. Read column by column: an event that changes nothing shown (a component
+        /// stopped) is looked at once more than a dictionary of every property made twice, which
+        /// cost each event 20–40 µs, on the two CPUs a quit shares with these announcements.
+        func changes(since old: Values) -> [String: DBusValue] {
+            var changed: [String: DBusValue] = [:]
+            guard self != old else { return changed }
+            for column in Self.columns {
+                let value = column.value(self)
+                if value != column.value(old) { changed[column.property.name] = value }
+            }
+            return changed
         }
     }
 
@@ -93,12 +115,9 @@ public final class StatusBoard: Sendable {
 
     private func announce(from before: Values, to after: Values) {
         guard exported.load(ordering: .acquiring) else { return }
-        let old = before.properties
-        let changed = after.properties.filter { old[$0.key] != $0.value }
+        let changed = after.changes(since: before)
         guard !changed.isEmpty else { return }
-        try? connection.emitPropertiesChanged(
-            path: AgentInterface.path, interface: AgentInterface.interface,
-            changed: Dictionary(uniqueKeysWithValues: changed.map { ($0.key.name, $0.value) }))
+        try? connection.emitPropertiesChanged(path: AgentInterface.path, interface: AgentInterface.interface, changed: changed)
     }
 
     /// Folds a coordinator event in: the phase and the deadline. (Counts come from the work
@@ -135,13 +154,15 @@ public final class StatusBoard: Sendable {
     ///   property the XML declares, or one of another type: found at start, not by a client
     ///   reading a wrong type.
     func properties() throws(AgentStartError) -> [DBusProperty] {
-        let initial = Values().properties
         return try AgentInterface.Property.all.map { property throws(AgentStartError) in
-            guard let value = initial[property] else { throw .interfaceMismatch("the status board has no value for the property \(property)") }
+            guard let column = Values.columns.first(where: { $0.property == property }) else {
+                throw .interfaceMismatch("the status board has no value for the property \(property)")
+            }
+            let value = column.value(Values())
             guard value.signature == property.signature else {
                 throw .interfaceMismatch("the property \(property.name) is a \(value.signature) here, a \(property.signature) in the XML")
             }
-            return DBusProperty(property.name, signature: property.signature) { self.values.withLock { $0.properties[property] ?? value } }
+            return DBusProperty(property.name, signature: property.signature) { column.value(self.values.withLock { $0 }) }
         }
     }
 }

@@ -69,7 +69,11 @@ enum AgentBenchmarks {
                 its own or the tray's, whose `NameLost` and `NameOwnerChanged` the quit then had to \
                 read: 0.2–0.4 ms; and a client that sees the name go finds the database free); a \
                 thread waiting for the connection's queue is handed it by the one before it (one \
-                wake-up instead of three: the quit's sends and the announcements meet there). Where \
+                wake-up instead of three: the quit's sends and the announcements meet there); the \
+                store's close no longer looks 2,000 times for a check thread that has ended (a \
+                `for … where` loop that did not stop at the first look: 0.1–0.25 ms, A/B over 40 \
+                quits each); the properties are compared field by field, not as two dictionaries \
+                of all eleven made for every event (six of a quit's events change none). Where \
                 the rest goes (the agent timing its own steps, 30 quits, from the call's arrival: \
                 1.5–2.0 ms to `_exit`, was 2.1–2.5): the decision 0.25 ms, the six components about \
                 0.9 ms (the store's close 0.3, of which SQLite's own close 0.25: unlinking its log and \

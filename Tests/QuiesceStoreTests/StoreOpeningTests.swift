@@ -218,3 +218,18 @@ struct StoreOpeningTests {
         #expect(untouched, "not a byte of the newer file changed")
     }
 }
+
+@Suite("Waiting for the background check's thread")
+struct CheckThreadWaitTests {
+    @Test("the wait stops at the first look that finds no thread, and gives up after its last look")
+    func waitStopsAtOnce() {
+        var pauses = 0
+        // Before the fix the loop looked all 2,000 times, finding nothing each time.
+        #expect(Store.wait(while: { false }, looks: 2000) { pauses += 1 } == 1)
+        #expect(pauses == 0)
+        var remaining = 3
+        #expect(Store.wait(while: { remaining > 0 }, looks: 2000) { remaining -= 1; pauses += 1 } == 4)
+        #expect(pauses == 3)
+        #expect(Store.wait(while: { true }, looks: 5) { pauses += 1 } == 5, "bounded")
+    }
+}
