@@ -67,8 +67,14 @@ public final class StatusBoard: Sendable {
     /// The most lines `Running` lists: enough for a prompt or a dialog, bounded for a property.
     static let runningLines = 20
 
+    /// How far a window's end, in Unix milliseconds, may move between two readings of the same
+    /// window before it counts as a new one.
+    static let deadlineJitter: Int64 = 100
+
     private let values = Mutex(Values())
-    private let announcing = Mutex(())
+    /// The values as last announced, and whether an announcement is queued on the connection.
+    /// Taken before `values` where both are.
+    private let announcement = Mutex<(announced: Values, queued: Bool)>((Values(), false))
     private let connection: BusConnection
     /// Told every new set of values, in order (under the board's lock): the service manager's
     /// status line follows the properties.
@@ -89,35 +95,47 @@ public final class StatusBoard: Sendable {
     public var current: Values { values.withLock { $0 } }
 
     func markExported() {
+        announcement.withLock { $0.announced = values.withLock { $0 } }
         exported.store(true, ordering: .releasing)
     }
 
-    /// Applies `change` and announces the properties it changed.
+    /// Applies `change` and has the properties it changed announced.
     ///
-    /// Announcements go out in the order the changes were made: `announcing` is held from the
-    /// change to its signal, so a later change cannot be announced before an earlier one (which
-    /// would leave clients with a stale value). The values' own lock is not held while sending:
-    /// the property getters take it on the bus queue, which sending may wait for.
+    /// The announcement is made on the connection's queue, from the values as they are when it
+    /// runs against those last announced: changes made meanwhile go out in one signal, never
+    /// out of order (one queue, and each announcement reads newer values than the one before),
+    /// and the caller does not wait for the queue. A quit's events came as five signals, each
+    /// sent by the task that made the change (the last stop waited 0.4 ms for them); the
+    /// connection's close comes after whatever was queued, so the outcome still goes out before
+    /// the agent leaves the bus.
     func update(_ change: (inout Values) -> Void) {
-        announcing.withLock { _ in
-            let (before, after) = values.withLock { values in
-                let before = values
-                change(&values)
-                if values != before {
-                    observer?(values)
-                    changesFeed.yield(values)
-                }
-                return (before, values)
-            }
-            announce(from: before, to: after)
+        let changed = values.withLock { values in
+            let before = values
+            change(&values)
+            guard values != before else { return false }
+            observer?(values)
+            changesFeed.yield(values)
+            return true
         }
+        if changed { announce() }
     }
 
-    private func announce(from before: Values, to after: Values) {
+    /// Queues an announcement unless one is queued already (it will carry this change too).
+    private func announce() {
         guard exported.load(ordering: .acquiring) else { return }
-        let changed = after.changes(since: before)
-        guard !changed.isEmpty else { return }
-        try? connection.emitPropertiesChanged(path: AgentInterface.path, interface: AgentInterface.interface, changed: changed)
+        let first = announcement.withLock { state -> Bool in
+            defer { state.queued = true }
+            return !state.queued
+        }
+        guard first else { return }
+        connection.emitPropertiesChangedLater(path: AgentInterface.path, interface: AgentInterface.interface) { [self] in
+            announcement.withLock { state in
+                state.queued = false
+                let now = values.withLock { $0 }
+                defer { state.announced = now }
+                return now.changes(since: state.announced)
+            }
+        }
     }
 
     /// Folds a coordinator event in: the phase and the deadline. (Counts come from the work
@@ -130,7 +148,11 @@ public final class StatusBoard: Sendable {
             }
             if let remaining = event.remaining, event.phase == .draining || event.phase == .prompting {
                 let (seconds, attoseconds) = remaining.components
-                values.deadline = Int64(Date().timeIntervalSince1970 * 1000) + seconds * 1000 + attoseconds / 1_000_000_000_000_000
+                let deadline = Int64(Date().timeIntervalSince1970 * 1000) + seconds * 1000 + attoseconds / 1_000_000_000_000_000
+                // The same window's end, read again at a later event, comes out a millisecond
+                // either way (two clocks read at two moments): kept, not announced as a change.
+                // A window that really moved (pulled in, reconfigured) moves by seconds.
+                if abs(deadline - values.deadline) > Self.deadlineJitter { values.deadline = deadline }
             } else {
                 values.deadline = 0
             }

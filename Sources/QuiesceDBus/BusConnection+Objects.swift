@@ -1,4 +1,5 @@
 import CDBus
+import QuiesceThreads
 
 /// Serving objects: method dispatch with signature checks, and the standard interfaces.
 extension BusConnection {
@@ -29,6 +30,19 @@ extension BusConnection {
             path: path, interface: Self.properties, member: "PropertiesChanged",
             arguments: [.string(interface), .vardict(changed), .strings(invalidated)])
         try send(signal)
+    }
+
+    /// `PropertiesChanged` for `interface` at `path`, made on the connection's queue after what
+    /// was queued before, and sent from there: `changes` runs as late as possible, so changes made
+    /// meanwhile go out in one signal (an empty result sends nothing). The caller never waits for
+    /// the queue, and a ``close()`` takes its turn after it, so what was asked for goes out first.
+    public func emitPropertiesChangedLater(path: String, interface: String, _ changes: @escaping @Sendable () -> [String: DBusValue]) {
+        queue.async { [self] in
+            guard !closed else { return }
+            let changed = changes()
+            guard !changed.isEmpty else { return }
+            try? emitPropertiesChanged(path: path, interface: interface, changed: changed)
+        }
     }
 
     /// Runs on the queue: finds what answers the call and replies. The standard interfaces and

@@ -73,7 +73,11 @@ enum AgentBenchmarks {
                 store's close no longer looks 2,000 times for a check thread that has ended (a \
                 `for … where` loop that did not stop at the first look: 0.1–0.25 ms, A/B over 40 \
                 quits each); the properties are compared field by field, not as two dictionaries \
-                of all eleven made for every event (six of a quit's events change none). Where \
+                of all eleven made for every event (six of a quit's events change none); the \
+                properties are announced from the connection's queue, changes made meanwhile in one \
+                signal, so an idle quit sends one `PropertiesChanged` instead of five (three of them \
+                a window's end read again a millisecond apart) and no step waits to send it (0.7–1 ms, \
+                A/B over 40 quits each). Where \
                 the rest goes (the agent timing its own steps, 30 quits, from the call's arrival: \
                 1.5–2.0 ms to `_exit`, was 2.1–2.5): the decision 0.25 ms, the six components about \
                 0.9 ms (the store's close 0.3, of which SQLite's own close 0.25: unlinking its log and \
