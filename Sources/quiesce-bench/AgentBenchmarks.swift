@@ -77,13 +77,13 @@ enum AgentBenchmarks {
                 properties are announced from the connection's queue, changes made meanwhile in one \
                 signal, so an idle quit sends one `PropertiesChanged` instead of five (three of them \
                 a window's end read again a millisecond apart) and no step waits to send it (0.7–1 ms, \
-                A/B over 40 quits each). Where \
-                the rest goes (the agent timing its own steps, 30 quits, from the call's arrival: \
-                1.5–2.0 ms to `_exit`, was 2.1–2.5): the decision 0.25 ms, the six components about \
-                0.9 ms (the store's close 0.3, of which SQLite's own close 0.25: unlinking its log and \
-                shared-memory files and unmapping the latter, a TLB shoot-down across the agent's \
-                threads), closing the bus connections and returning to the main thread 0.2–0.3 ms. \
-                The machine's noise is as large as the \
+                A/B over 40 quits each). Where it went before those last three (the agent timing \
+                its own steps, 30 quits, medians, from the call's arrival: 2.0–2.1 ms to `_exit`, \
+                2.1–2.5 before this round): the call reaching its handler 0.2 ms, the decision \
+                0.25, the D-Bus service's stop 0.4 (waiting to send the outcome, now queued), the \
+                store's close 0.4–0.5 (the check-thread loop, now gone, and SQLite's own close: \
+                unlinking its log and shared-memory files and unmapping the latter), closing the \
+                bus connections 0.15–0.3 ms. The machine's noise is as large as the \
                 margin: the same build measured 2.4–3.8 ms above its SIGKILL in runs an hour \
                 apart, as the C client's round trip in the D-Bus row went from 0.17 to 0.39 ms.
                 """)
