@@ -16,6 +16,12 @@ extension BusConnection {
 
     private static let filter: DBusHandleMessageFunction = { _, message, data in
         guard let message else { return DBUS_HANDLER_RESULT_NOT_YET_HANDLED }
+        // Replies are libdbus's to hand to their pending calls: passed on without a wrapper of
+        // ours made and dropped for each (every round trip's hot path).
+        let type = Int32(dbus_message_get_type(message))
+        guard type == QDBUS_MESSAGE_TYPE_SIGNAL || type == QDBUS_MESSAGE_TYPE_METHOD_CALL else {
+            return DBUS_HANDLER_RESULT_NOT_YET_HANDLED
+        }
         return BusConnection.connection(data).route(DBusMessage(adopting: dbus_message_ref(message)))
     }
 
