@@ -32,12 +32,8 @@ extension BusConnection {
     /// Runs on the queue, once, right after connecting.
     func installLoop() throws(DBusError) {
         try poller.start(WatchPoller.Handlers(
-            watchReady: { [self] watch, flags in
-                for resume in queue.sync({ replies.collect { handleReady(watch, flags) } }) { resume() }
-            },
-            timeoutDue: { [self] timeout in
-                for resume in queue.sync({ replies.collect { handleDue(timeout) } }) { resume() }
-            },
+            watchReady: { [self] watch, flags in queue.sync { handleReady(watch, flags) } },
+            timeoutDue: { [self] timeout in queue.sync { handleDue(timeout) } },
             failed: { [self] reason in queue.sync { loopFailed(reason) } }))
         let addWatch: DBusAddWatchFunction = { watch, data in
             guard let watch else { return 0 }
