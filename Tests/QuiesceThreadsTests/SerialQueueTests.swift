@@ -37,10 +37,7 @@ struct SerialQueueTests {
 
     @Test("sync on a free queue does not wake the queue's sleeping thread; async work queued meanwhile still runs")
     func syncLeavesTheThreadAsleep() async throws {
-        let label = "test-quiet-\(getpid() % 1000)"
-        let queue = SerialQueue(label: label)
-        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in queue.async { started.resume() } }
-        let thread = try #require(Self.thread(named: label), "the queue's thread")
+        let (queue, thread) = try await Self.queueWithThread("test-quiet")
         let before = try #require(Self.switches(thread))
         for _ in 0..<200 {
             queue.sync {}
@@ -59,6 +56,14 @@ struct SerialQueueTests {
             }
         }
         #expect(shared.order.withLock { $0 } == ["async"], "work queued during a sync runs after it")
+    }
+
+    /// A queue whose thread has started, and that thread's id (its name made unique to this run).
+    private static func queueWithThread(_ prefix: String) async throws -> (SerialQueue, String) {
+        let label = "\(prefix)-\(getpid() % 1000)"
+        let queue = SerialQueue(label: label)
+        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in queue.async { started.resume() } }
+        return (queue, try #require(thread(named: label), "the queue's thread"))
     }
 
     /// The id of this process's thread named `name`.
@@ -117,10 +122,7 @@ struct SerialQueueTests {
 
     @Test("a caller waiting behind another caller is handed the queue by it: the queue's thread is not woken to pass it on")
     func turnsPassWithoutTheQueueThread() async throws {
-        let label = "test-turns-\(getpid() % 1000)"
-        let queue = SerialQueue(label: label)
-        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in queue.async { started.resume() } }
-        let thread = try #require(Self.thread(named: label), "the queue's thread")
+        let (queue, thread) = try await Self.queueWithThread("test-turns")
         let before = try #require(Self.switches(thread))
         let shared = Shared()
         let done = Atomic<Int>(0)
