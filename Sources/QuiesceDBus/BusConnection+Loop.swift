@@ -209,6 +209,7 @@ extension BusConnection {
         watches = []
         timeouts = []
         poller.stop()
+        replyWait?.socketClosed()
         for subscription in subscriptions.values { subscription.continuation.finish() }
         subscriptions = [:]
         objects = [:]

@@ -28,6 +28,8 @@ public final class BusConnection: @unchecked Sendable {
 
     /// The thread that waits for the socket; started right after connecting, stopped by ``close()``.
     let poller: WatchPoller
+    /// Callers off the connection's thread wait a moment for their reply before suspending.
+    let replyWait: ReplyWait?
     /// Our method handlers running now (see ``handlersFinished()``).
     let handlers = HandlersInProgress()
 
@@ -60,6 +62,7 @@ public final class BusConnection: @unchecked Sendable {
         self.queue = queue
         self.uniqueName = uniqueName
         self.poller = poller
+        replyWait = ReplyWait(connection: raw)
     }
 
     deinit {
@@ -198,11 +201,19 @@ public final class BusConnection: @unchecked Sendable {
     public func call(_ message: DBusMessage, timeout: Duration = .seconds(25)) async throws(DBusError) -> DBusMessage {
         let milliseconds = Self.milliseconds(timeout)
         let box = PendingReply()
+        // Off the connection's thread, the reply is first waited for in this thread (see
+        // ReplyWait): sent from here (dispatch runs a sync block inline when the queue is free: a
+        // hop to a queue thread would cost a wake-up per call), then watched for a moment.
+        var sent = false
+        if let replyWait, !onQueue, !poller.isCurrentThread, !Task.isCancelled {
+            queue.sync { start(message, timeout: milliseconds, box: box) }
+            if let reply = replyWait.reply(to: box) { return try reply.get().checkedReply() }
+            sent = true
+        }
         let reply: Result<DBusMessage, DBusError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 box.set(continuation)
-                // Sent from the caller's thread (dispatch runs a sync block inline when the queue
-                // is free): a hop to a queue thread would cost a wakeup per call.
+                guard !sent else { return }
                 if onQueue {
                     start(message, timeout: milliseconds, box: box)
                 } else {
@@ -283,6 +294,7 @@ public final class BusConnection: @unchecked Sendable {
 }
 
 /// One call waiting for its reply: resumed exactly once, by the reply, an error or cancellation.
+/// Before it suspends, its caller may watch for the reply in its own thread (``ReplyWait``).
 final class PendingReply: @unchecked Sendable {
     // Safe: every field is touched only under `lock`.
     private let lock = Mutex<State>(State())
@@ -294,8 +306,19 @@ final class PendingReply: @unchecked Sendable {
         var done = false
         /// The result, kept when it came before the caller's continuation did: a task cancelled
         /// before it called can see its cancel (run on the queue, on another thread) finish the
-        /// box before `set` stores the continuation.
+        /// box before `set` stores the continuation; and a caller watching in its own thread
+        /// takes it from here.
         var early: Result<DBusMessage, DBusError>?
+        /// The eventfd of a caller asleep waiting for the result in its own thread.
+        var waker: Int32?
+        /// Whether `waker` was written (and must be read before it is used again).
+        var woken = false
+
+        /// The early result, taken.
+        mutating func take() -> Result<DBusMessage, DBusError>? {
+            defer { early = nil }
+            return early
+        }
     }
 
     var isDone: Bool { lock.withLock { $0.done } }
@@ -312,6 +335,30 @@ final class PendingReply: @unchecked Sendable {
         if let early { continuation.resume(returning: early) }
     }
 
+    /// The result when it is in; otherwise `waker` is written when it comes, until ``unwatch(_:)``.
+    func watch(with waker: Int32) -> Result<DBusMessage, DBusError>? {
+        lock.withLock { state in
+            guard state.early == nil else { return state.take() }
+            state.waker = waker
+            return nil
+        }
+    }
+
+    /// Stops the watch of ``watch(with:)``, leaving `waker` unwritten; the result when it is in.
+    func unwatch(_ waker: Int32) -> Result<DBusMessage, DBusError>? {
+        let (result, woken) = lock.withLock { state in
+            defer { state.waker = nil; state.woken = false }
+            return (state.take(), state.woken)
+        }
+        if woken { ReplyWait.clear(waker) }
+        return result
+    }
+
+    /// The result when it is in (taken: the caller returns it instead of suspending).
+    func takeResult() -> Result<DBusMessage, DBusError>? {
+        lock.withLock { $0.take() }
+    }
+
     /// Keeps a reference to the pending call until it resolves (for cancellation).
     func attach(_ pending: OpaquePointer) {
         lock.withLock { $0.pending = pending }
@@ -321,7 +368,14 @@ final class PendingReply: @unchecked Sendable {
         let (continuation, pending) = lock.withLock { state -> (CheckedContinuation<Result<DBusMessage, DBusError>, Never>?, OpaquePointer?) in
             guard !state.done else { return (nil, nil) }
             state.done = true
-            if state.continuation == nil { state.early = result }
+            if state.continuation == nil {
+                state.early = result
+                // Written under the lock, so that an unwatch that finds `woken` finds it written.
+                if let waker = state.waker, !state.woken {
+                    ReplyWait.signal(waker)
+                    state.woken = true
+                }
+            }
             defer { state.continuation = nil; state.pending = nil }
             return (state.continuation, state.pending)
         }

@@ -156,6 +156,9 @@ final class WatchPoller: TaskExecutor {
 
     private var onThread: Bool { thread.load(ordering: .relaxed) == UInt(pthread_self()) }
 
+    /// Whether the caller is the poller's own thread (running a task of the executor's, say).
+    var isCurrentThread: Bool { onThread }
+
     /// Interrupts the thread's `poll(2)`, unless this is the thread (it looks again before it sleeps).
     private func wake() {
         guard !onThread else { return }
