@@ -43,19 +43,20 @@ enum DBusRoundTrip {
                 task that runs on the connection's executor (`withTaskExecutorPreference(connection.executor)`, \
                 the way a client that calls one method after another should), where the reply resumes \
                 the caller on the thread that read it, as in the C client; in brackets the same calls \
-                from a task on the cooperative pool, which pays one more thread wake-up per reply. \
-                A thread waiting for the connection's queue is handed it by the one before (it \
-                used to go through the queue's own thread: two more wake-ups); the reply resumes \
-                its caller at once, from the middle of the poller's read, so the caller's wake-up \
-                overlaps the rest of it (held back until the read was done, the pool's round trip \
-                measured 5–8 µs slower). What the pool path pays \
-                (3,000 calls timed step by step, medians): the send 23 µs (libdbus queues the \
-                call and writes the socket), the daemon and the poller's wake-up 125 µs, reading the \
-                reply 24 µs, and from resuming the caller to its running again 37–76 µs: a futex \
-                wake of one of libdispatch's workers, here a virtual CPU woken from idle. The C \
-                client's one thread is woken by the kernel itself; no async call that leaves the \
-                pool thread free while it waits can avoid this one, so the pool's figure moves \
-                with the machine's wake-up cost (the same build: 1.22–1.35× in seven runs).
+                from a task on the cooperative pool. A thread waiting for the connection's queue is \
+                handed it by the one before (it used to go through the queue's own thread: two more \
+                wake-ups). The pool's caller used to pay one more wake-up per reply than the C \
+                client (3,000 calls timed step by step, medians: the send 23 µs, the daemon and the \
+                poller's wake-up 125 µs, reading the reply 24 µs, and from resuming the caller to \
+                its running again 37–76 µs, a futex wake of one of libdispatch's workers, here a \
+                virtual CPU woken from idle: 1.22–1.48× in nine runs). Now a caller off the \
+                connection's thread first waits for its reply in its own thread, asleep in \
+                `poll(2)` on the socket for at most 1 ms (`ReplyWait`): the reply's arrival wakes it \
+                as the kernel wakes the C client, with the poller, which reads the reply while the \
+                caller looks for it; nothing is resumed, so no second thread is woken (A/B, five \
+                rounds: 1.07–1.10× against 1.24–1.65× the same minutes). After a reply later than \
+                the wait, the connection's next 32 calls suspend at once: a slow peer holds a pool \
+                thread 1 ms at most, and then not again for 32 calls.
                 """)
     }
 
