@@ -76,7 +76,7 @@ struct AgentClient {
         }
     }
 
-    private static func methodCall(_ method: AgentInterface.Method, _ arguments: [DBusValue]) throws(DBusError) -> DBusMessage {
+    static func methodCall(_ method: AgentInterface.Method, _ arguments: [DBusValue]) throws(DBusError) -> DBusMessage {
         try DBusMessage.methodCall(
             destination: AgentInterface.busName, path: AgentInterface.path, interface: AgentInterface.interface, member: method.name,
             arguments: arguments)

@@ -72,26 +72,27 @@ struct Quit: AsyncParsableCommand {
     static func followPlainly(force: Bool = false, timeout: UInt32? = nil, noWait: Bool = false, json: Bool = false) throws {
         let connection = AgentClient.connectNow()
         defer { connection.close() }
-        // One round trip for what needs no answer first: the subscriptions (the agent's changes
-        // matched by its well-known name), then who owns the name, then its properties. The bus
-        // takes them in this order, so an agent found running is followed from that moment.
+        // One round trip for everything: the subscriptions (the agent's changes matched by its
+        // well-known name), its properties, and `Quit` itself. The bus takes them in this order,
+        // so the agent is followed from before it hears `Quit`, and the properties are those it
+        // had then. Neither call may start a stopped agent: `Quit`'s `ServiceUnknown` is how a
+        // stopped one is told. (Quit waited for the answers to the rest first: a round trip more.)
         let answers: [Result<DBusMessage, DBusError>]
         do {
             var calls = try rules(agent: AgentInterface.busName).map { rule throws(DBusError) in try connection.subscription(rule) }
-            calls.append(try BlockingBusConnection.nameOwnerCall(AgentInterface.busName))
-            // Asked before the owner's answer is known: it must not start a stopped agent.
             calls.append(try AgentClient.getAll().withoutActivation())
-            answers = try connection.callAll(calls)
+            calls.append(try AgentClient.methodCall(.quit, [options(force: force, timeout: timeout, interactive: false)]).withoutActivation())
+            answers = try connection.callAll(calls, timeout: .seconds(30))
             for subscribed in answers.prefix(2) { _ = try subscribed.get() }
         } catch {
             throw AgentClient.explain(error)
         }
-        guard case .success = answers[2] else {
+        if case .failure(let error) = answers[3] {
+            guard error.name == .serviceUnknown || error.name == .nameHasNoOwner else { throw AgentClient.explain(error) }
             notRunning(json: json)
             return
         }
-        var follower = QuitFollower(state: (try? answers[3].get()).flatMap(AgentClient.values(of:)) ?? [:], terminal: false, json: json)
-        _ = try AgentClient.call(.quit, [options(force: force, timeout: timeout, interactive: false)], over: connection)
+        var follower = QuitFollower(state: (try? answers[2].get()).flatMap(AgentClient.values(of:)) ?? [:], terminal: false, json: json)
         if noWait {
             if json { printJSON(["outcome": "requested"]) }
             return
