@@ -15,24 +15,64 @@ import Glibc
 /// signals or makes calls from several threads.
 public final class BlockingBusConnection {
     private let raw: OpaquePointer
+    /// The bus's name in errors ("session bus").
+    private let label: String
     private var closed = false
     /// What ``subscription(_:)`` asked the bus for; ``nextSignal()`` returns only these.
     private var rules: [MatchRule] = []
+    /// `Hello`, sent and not yet answered. Its answer is read with the first call's: the bus
+    /// takes `Hello` first, so the first calls go out right behind it, and a command saves the
+    /// round trip `dbus_bus_register` would have waited for.
+    private var hello: OpaquePointer?
+    private var name = ""
 
-    /// The connection's unique name on the bus (`:1.42`).
-    public let uniqueName: String
+    /// The connection's unique name on the bus (`:1.42`); empty when the bus refused `Hello`.
+    public var uniqueName: String {
+        _ = try? registered()
+        return name
+    }
 
     /// The session bus, found as ``BusConnection/session(environment:)`` finds it.
     public static func session(environment: [String: String]) throws(DBusError) -> BlockingBusConnection {
         try BlockingBusConnection(address: try BusConnection.sessionAddress(environment: environment), label: "session bus")
     }
 
-    /// Opens a private connection to the bus at `address` and says Hello.
+    /// Opens a private connection to the bus at `address` and says Hello (answered with the
+    /// first call).
     public init(address: String, label: String = "bus") throws(DBusError) {
-        let (raw, unique) = try BusConnection.openPrivate(address: address, register: true, label: label)
+        let (raw, _) = try BusConnection.openPrivate(address: address, register: false, label: label)
         self.raw = raw
-        // Hello succeeded, so the bus gave a name.
-        uniqueName = unique ?? ""
+        self.label = label
+        var call: OpaquePointer?
+        let message = try BusConnection.busCall("Hello", [])
+        guard dbus_connection_send_with_reply(raw, message.handle, &call, BusConnection.milliseconds(.seconds(25))) != 0, let call else {
+            closed = true
+            dbus_connection_close(raw)
+            dbus_connection_unref(raw)
+            throw DBusError(name: .noMemory, message: "cannot say Hello to the \(label)")
+        }
+        hello = call
+    }
+
+    /// Waits for `Hello`'s answer, once; throws when the bus refused it.
+    private func registered() throws(DBusError) {
+        guard let call = hello else { return }
+        hello = nil
+        defer { dbus_pending_call_unref(call) }
+        dbus_pending_call_block(call)
+        do throws(DBusError) {
+            guard let reply = dbus_pending_call_steal_reply(call) else {
+                throw DBusError(name: .noReply, message: "no answer to Hello", kind: .timedOut)
+            }
+            let answer = try DBusMessage(adopting: reply).checkedReply()
+            guard let unique = try answer.arguments().first?.string else {
+                throw DBusError(name: .failed, message: "Hello was answered without a name")
+            }
+            name = unique
+            _ = dbus_bus_set_unique_name(raw, unique)
+        } catch {
+            throw DBusError(name: error.name, message: "the \(label) refused us: \(error.message)")
+        }
     }
 
     deinit {
@@ -62,6 +102,8 @@ public final class BlockingBusConnection {
             }
             pending.append(call)
         }
+        // After the sends, so that they leave with Hello.
+        try registered()
         return pending.map { call in
             dbus_pending_call_block(call)
             guard let reply = dbus_pending_call_steal_reply(call) else {
@@ -90,6 +132,7 @@ public final class BlockingBusConnection {
     /// The next signal that matches a rule given to ``subscription(_:)``, waiting for it as long as it
     /// takes; anything else that arrives is dropped. Throws `Disconnected` when the bus goes away.
     public func nextSignal() throws(DBusError) -> DBusMessage {
+        try registered()
         while true {
             guard !closed else { throw DBusError(name: .disconnected, message: "the connection is closed") }
             if let raw = dbus_connection_pop_message(raw) {
@@ -107,6 +150,8 @@ public final class BlockingBusConnection {
     public func close() {
         guard !closed else { return }
         closed = true
+        if let hello { dbus_pending_call_unref(hello) }
+        hello = nil
         dbus_connection_close(raw)
         dbus_connection_unref(raw)
     }

@@ -13,6 +13,20 @@ struct BlockingConnectionTests {
             arguments: arguments)
     }
 
+    @Test("Hello goes out with the first calls, unanswered until then: those calls are answered, and the name is the bus's")
+    func helloWithTheFirstCalls() throws {
+        let bus = try PrivateBus()
+        let connection = try BlockingBusConnection(address: bus.address)
+        defer { connection.close() }
+        // Asked before anything has read Hello's answer: the bus took Hello first.
+        let answers = try connection.callAll([try busCall("GetId"), try busCall("ListNames")])
+        #expect(try answers[0].get().arguments().first?.string?.count == 32)
+        let names = try answers[1].get().arguments().first?.strings ?? []
+        let unique = connection.uniqueName
+        #expect(unique.hasPrefix(":"))
+        #expect(names.contains(unique), "the names the bus listed right after Hello include ours")
+    }
+
     @Test("a call is answered on the calling thread; the bus's error keeps its name; a closed connection is disconnected")
     func answersAndErrors() throws {
         let bus = try PrivateBus()
