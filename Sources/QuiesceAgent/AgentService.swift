@@ -186,7 +186,10 @@ public final class AgentService: Component, Sendable {
     private func lookUp(_ sender: String) -> Task<BusConnection.Credentials, any Error> {
         callers.withLock { callers in
             if let known = callers[sender] { return known }
-            let lookup = Task { [connection] in try await connection.credentials(of: sender) }
+            // Sent from here (the connection's queue, as the caller's first message is read): it
+            // leaves at once instead of when a task started for it runs, so a client that sends
+            // `GetAll` and `Quit` together (agentctl quit) finds it answered, or nearly.
+            let lookup = connection.credentialsLookup(of: sender)
             callers[sender] = lookup
             return lookup
         }

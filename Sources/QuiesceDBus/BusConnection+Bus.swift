@@ -44,7 +44,26 @@ extension BusConnection {
 
     /// The uid and pid of the connection `name` (a caller's sender).
     public func credentials(of name: String) async throws(DBusError) -> Credentials {
-        let reply = try await call(try Self.busCall("GetConnectionCredentials", [.string(name)]))
+        try Self.credentials(in: try await call(try Self.credentialsCall(of: name)), of: name)
+    }
+
+    /// ``credentials(of:)`` asked of the bus now, from whatever thread (see
+    /// ``callStarted(_:timeout:)``), and awaited by the task returned.
+    public func credentialsLookup(of name: String) -> Task<Credentials, any Error> {
+        let started: StartedCall
+        do {
+            started = callStarted(try Self.credentialsCall(of: name))
+        } catch {
+            return Task { throw error }
+        }
+        return Task { try Self.credentials(in: try await started.reply(), of: name) }
+    }
+
+    private static func credentialsCall(of name: String) throws(DBusError) -> DBusMessage {
+        try busCall("GetConnectionCredentials", [.string(name)])
+    }
+
+    private static func credentials(in reply: DBusMessage, of name: String) throws(DBusError) -> Credentials {
         guard let values = try reply.arguments().first?.vardict, let uid = values["UnixUserID"]?.uint32 else {
             throw .malformed("GetConnectionCredentials gave no UnixUserID for \(name)")
         }

@@ -226,6 +226,20 @@ public final class BusConnection: @unchecked Sendable {
         return try reply.get().checkedReply()
     }
 
+    /// Sends `message` now, from whatever thread — the connection's queue included (a
+    /// `callerSeen` hook, which must not block) — and returns its reply to await later, once.
+    /// For a call that should leave with the message that prompted it, not after a task started
+    /// for it has been scheduled. Cancelling the awaiting task does not cancel the call.
+    public func callStarted(_ message: DBusMessage, timeout: Duration = .seconds(25)) -> StartedCall {
+        let box = PendingReply()
+        if onQueue {
+            start(message, timeout: Self.milliseconds(timeout), box: box)
+        } else {
+            queue.sync { start(message, timeout: Self.milliseconds(timeout), box: box) }
+        }
+        return StartedCall(box: box)
+    }
+
     private func start(_ message: DBusMessage, timeout: Int32, box: PendingReply) {
         guard !box.isDone else { return }
         guard !closed, dbus_connection_get_is_connected(raw) != 0 else {
@@ -290,6 +304,17 @@ public final class BusConnection: @unchecked Sendable {
             }
             outstanding = [:]
         }
+    }
+}
+
+/// A call sent by ``BusConnection/callStarted(_:timeout:)``, whose reply is awaited once.
+public struct StartedCall: Sendable {
+    fileprivate let box: PendingReply
+
+    /// The reply; an error reply is thrown with its D-Bus name.
+    public func reply() async throws(DBusError) -> DBusMessage {
+        let result = await withCheckedContinuation { box.set($0) }
+        return try result.get().checkedReply()
     }
 }
 

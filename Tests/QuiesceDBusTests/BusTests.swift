@@ -256,6 +256,34 @@ struct PollerFailureTests {
             (error as? DBusError)?.message.contains("eventfd): Too many open files") == true
         }
     }
+
+    @Test("a call started as a caller is seen leaves before the answer to that caller: the bus has it first")
+    func callStartedFromTheQueue() async throws {
+        let bus = try PrivateBus()
+        let server = try await BusConnection.open(address: bus.address)
+        defer { server.close() }
+        let client = try await BusConnection.open(address: bus.address)
+        defer { client.close() }
+        let serverName = try #require(server.uniqueName)
+        let started = Mutex<[StartedCall]>([])
+        try server.export(ExportedObject(
+            path: "/io/github/quiesce/Test",
+            interfaces: [DBusInterface("io.github.quiesce.Test.Ping", methods: [DBusMethod("Ping") { _ in [] }])],
+            introspectionXML: "",
+            callerSeen: { _ in
+                // On the connection's queue, as the call is read; must not block.
+                guard let request = try? BusConnection.busCall("RequestName", [.string("io.github.quiesce.Test.Seen"), .uint32(4)]) else { return }
+                let call = server.callStarted(request)
+                started.withLock { $0.append(call) }
+            }))
+        // Introspect is answered on the queue, right after the hook: nothing else can come first.
+        _ = try await client.call(try DBusMessage.methodCall(
+            destination: serverName, path: "/io/github/quiesce/Test", interface: "org.freedesktop.DBus.Introspectable", member: "Introspect"))
+        // The bus takes a connection's messages in order: the name was asked for before the answer.
+        #expect(try await client.nameOwner("io.github.quiesce.Test.Seen") == server.uniqueName)
+        let call = try #require(started.withLock { $0.first })
+        #expect(try await call.reply().arguments().first?.uint32 == 1, "primary owner")
+    }
 }
 
 /// A flag set from a test, read from the poller thread.
