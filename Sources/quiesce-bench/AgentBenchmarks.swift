@@ -117,11 +117,15 @@ enum AgentBenchmarks {
                 follow the drain until the agent has left the bus, exit. `agentctl --version` is the \
                 cost of starting the program at all, so the ratio is what quitting adds. Not on a \
                 terminal (as here, and in scripts and logout hooks) the command runs on its main \
-                thread alone over a `BlockingBusConnection`: one round trip for the subscriptions, \
-                the agent's owner and its properties, one for `Quit`, then the agent's signals read \
-                as they come (over the event loop's threads and ArgumentParser it was 3.1–3.2×). \
-                About half of what remains is the agent's own: from `Quit` to its name leaving the \
-                bus, see the row above.
+                thread alone over a `BlockingBusConnection`: `Hello`, the subscriptions, the \
+                agent's properties and `Quit` go out together, one round trip (`Hello` used to be \
+                waited for first, and `Quit` sent only once the rest was answered: two round trips \
+                more), then the agent's signals are read as they come (over the event loop's \
+                threads and ArgumentParser it was 3.1–3.2×). The agent asks the bus who the caller \
+                is as the caller's first message is read, from the connection's queue, so `Quit` \
+                arriving right behind `GetAll` does not wait for a task to start before that \
+                question goes out. About half of what remains is the agent's own: from `Quit` to \
+                its name leaving the bus, see the row above.
                 """)
     }
 

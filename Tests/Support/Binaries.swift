@@ -9,12 +9,20 @@ public func builtProduct(_ name: String) -> String {
 }
 
 /// A child process whose standard output is collected as it arrives.
+///
+/// Read by a thread of its own with blocking reads, not a `readabilityHandler`: tearing down a
+/// handler's dispatch read source races its cancellation, and libdispatch's manager thread then
+/// crashes in `_dispatch_event_loop_drain` on a dangling epoll registration — seen here once,
+/// taking the whole test run with it (swift-corelibs-foundation#5507 describes the same).
 public final class ChildProcess: @unchecked Sendable {
-    // Safe: `output` is only touched under `lock`; `process` is read-only after init.
+    // Safe: `output` and `drained` are only touched under `condition`; `process` is read-only
+    // after init.
     public let process = Process()
     private let pipe = Pipe()
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var output = Data()
+    /// The reader has seen the end of the output (every writer closed the pipe).
+    private var drained = false
     /// When the process was started, and (once it has been waited for) when it was seen to exit.
     public let started: ContinuousClock.Instant
     public private(set) var ended: ContinuousClock.Instant?
@@ -25,14 +33,19 @@ public final class ChildProcess: @unchecked Sendable {
         process.arguments = arguments
         process.standardOutput = pipe
         process.standardError = FileHandle.standardError
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.lock()
-            self.output.append(data)
-            self.lock.unlock()
-        }
         try process.run()
+        let handle = pipe.fileHandleForReading
+        Thread { [self] in
+            while let data = try? handle.read(upToCount: 65536), !data.isEmpty {
+                condition.lock()
+                output.append(data)
+                condition.unlock()
+            }
+            condition.lock()
+            drained = true
+            condition.broadcast()
+            condition.unlock()
+        }.start()
     }
 
     /// How long the process ran, once it has exited and been waited for.
@@ -48,8 +61,8 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Complete lines written so far (a line cut off by a kill is not included).
     public var lines: [String] {
-        lock.lock()
-        defer { lock.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         let text = String(decoding: output, as: UTF8.self)
         var lines = text.components(separatedBy: "\n")
         lines.removeLast()
@@ -73,14 +86,10 @@ public final class ChildProcess: @unchecked Sendable {
     /// Blocks the calling thread.
     public func wait() -> Int32 {
         process.waitUntilExit()
-        lock.lock()
+        condition.lock()
         if ended == nil { ended = ContinuousClock.now }
-        lock.unlock()
-        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
-        pipe.fileHandleForReading.readabilityHandler = nil
-        lock.lock()
-        output.append(rest)
-        lock.unlock()
+        while !drained { condition.wait() }
+        condition.unlock()
         return process.terminationStatus
     }
 }
