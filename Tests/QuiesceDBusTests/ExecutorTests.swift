@@ -16,11 +16,6 @@ struct ExecutorTests {
         return name.trimmingCharacters(in: .newlines)
     }
 
-    private static func getID() throws(DBusError) -> DBusMessage {
-        try DBusMessage.methodCall(
-            destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetId")
-    }
-
     @Test("replies and signals resume a task that prefers the executor on the connection's own thread")
     func resumesOnTheLoopThread() async throws {
         let bus = try PrivateBus()
@@ -30,7 +25,7 @@ struct ExecutorTests {
         let (threads, signal) = try await withTaskExecutorPreference(connection.executor) {
             var threads: Set<String> = [Self.currentThreadName()]
             for _ in 0..<50 {
-                let reply = try await connection.call(try Self.getID())
+                let reply = try await connection.call(try BusCalls.getID())
                 #expect(try reply.arguments().first?.string?.count == 32)
                 threads.insert(Self.currentThreadName())
             }
@@ -49,7 +44,7 @@ struct ExecutorTests {
         #expect(try signal?.arguments() == [.string("here")])
 
         // Without the preference, the same calls resume on the cooperative pool.
-        _ = try await connection.call(try Self.getID())
+        _ = try await connection.call(try BusCalls.getID())
         #expect(Self.currentThreadName() != Self.loopThread)
     }
 
@@ -65,7 +60,7 @@ struct ExecutorTests {
                         var answered = 0
                         var threads: Set<String> = []
                         for _ in 0..<25 {
-                            let reply = try await connection.call(try Self.getID())
+                            let reply = try await connection.call(try BusCalls.getID())
                             if try reply.arguments().first?.string != nil { answered += 1 }
                             threads.insert(Self.currentThreadName())
                         }
@@ -98,7 +93,7 @@ struct ExecutorTests {
                 connection.close()
                 var refused: DBusError.Name?
                 do throws(DBusError) {
-                    _ = try await connection.call(try Self.getID())
+                    _ = try await connection.call(try BusCalls.getID())
                 } catch {
                     refused = error.name
                 }

@@ -58,11 +58,6 @@ struct ReplyWaitTests {
         }
     }
 
-    private static func getID() throws(DBusError) -> DBusMessage {
-        try DBusMessage.methodCall(
-            destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "GetId")
-    }
-
     @Test("a reply that comes within the wait is taken in the caller's thread: the task does not suspend")
     func takenWithoutSuspending() async throws {
         let bus = try PrivateBus()
@@ -80,7 +75,7 @@ struct ReplyWaitTests {
             for _ in 0..<300 {
                 let waits = replyWait.callsToSuspend == 0
                 let before = executor.enqueued
-                let reply = try await connection.call(try Self.getID())
+                let reply = try await connection.call(try BusCalls.getID())
                 #expect(try reply.arguments().first?.string?.count == 32)
                 guard waits else { continue }
                 waited += 1
@@ -131,7 +126,7 @@ struct ReplyWaitTests {
 
         // The call right after it does not wait in its thread (the count goes down; whether its
         // task then suspends depends on whether the reply beat it there).
-        let reply = try await client.call(try Self.getID())
+        let reply = try await client.call(try BusCalls.getID())
         #expect(try reply.arguments().first?.string?.count == 32)
         #expect(replyWait.callsToSuspend == ReplyWait.coolDown - 1)
     }
