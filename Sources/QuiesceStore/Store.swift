@@ -81,10 +81,28 @@ public final class Store: Sendable {
     /// Moves the WAL's contents into the main file, so a shutdown leaves one self-contained file.
     /// A background check holds a snapshot the checkpoint would wait for: it is interrupted and
     /// started again afterwards.
+    ///
+    /// An empty log has nothing to move: then nothing is done. SQLite would truncate the empty
+    /// file all the same, and a truncate, even to the size a file has, updates its times: a
+    /// journalled write that waits for the file system's journal, which under write-back from
+    /// other programs was tens of milliseconds — and an idle agent does this at every shutdown
+    /// and sleep, on the path logind waits for.
     public func checkpoint() throws(StoreError) {
+        guard logHasFrames else { return }
         let interrupted = stopBackgroundCheck(forGood: false)
         defer { if interrupted { restartBackgroundCheck() } }
         try write { database in try database.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
+    /// Whether the write-ahead log may hold anything: false only for an open store whose log is
+    /// missing or empty. Looked at under the store's mutex, which every write of this process takes.
+    private var logHasFrames: Bool {
+        connection.withLock { database in
+            guard database != nil else { return true }  // the checkpoint then says it is closed
+            var status = stat()
+            guard stat(path + "-wal", &status) == 0 else { return errno != ENOENT }
+            return status.st_size > 0
+        }
     }
 
     /// Runs `body` on the connection, under the store's mutex.

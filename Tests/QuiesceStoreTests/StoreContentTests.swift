@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 @testable import QuiesceStore
 import QuiesceTestSupport
@@ -50,6 +51,33 @@ struct StoreContentTests {
         }
         #expect(frames > 0 && frames < 50, "\(frames) WAL frames for one batch of 50 departures")
         #expect(try store.activeSessionCount() == 0)
+    }
+
+    @Test("a checkpoint with nothing in the log leaves the log alone: no truncate, whose time stamps wait on the journal")
+    func emptyLogCheckpoint() throws {
+        let temp = TemporaryDirectory()
+        let store = try Store(path: temp.file("agent.db"))
+        _ = try store.openSession(label: "work", bound: false, owner: owner)
+        try store.checkpoint()
+        let log = temp.file("agent.db") + "-wal"
+        var before = stat()
+        #expect(stat(log, &before) == 0 && before.st_size == 0, "the first checkpoint emptied the log")
+        // Its times set far back: a truncate would set them to now.
+        let past = timespec(tv_sec: 1_000_000_000, tv_nsec: 0)
+        var times = [past, past]
+        #expect(utimensat(AT_FDCWD, log, &times, 0) == 0)
+        try store.checkpoint()
+        var after = stat()
+        #expect(stat(log, &after) == 0)
+        #expect(after.st_mtim.tv_sec == past.tv_sec, "the empty log was truncated again")
+        // Something written: the next checkpoint moves it into the file as before.
+        _ = try store.openSession(label: "more", bound: false, owner: owner)
+        var written = stat()
+        #expect(stat(log, &written) == 0 && written.st_size > 0)
+        try store.checkpoint()
+        var emptied = stat()
+        #expect(stat(log, &emptied) == 0 && emptied.st_size == 0)
+        #expect(try store.activeSessionCount() == 2)
     }
 
     @Test("a client leaving the bus closes its bound sessions only")
