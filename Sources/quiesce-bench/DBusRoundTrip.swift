@@ -53,8 +53,8 @@ enum DBusRoundTrip {
                 connection's thread first waits for its reply in its own thread, asleep in \
                 `poll(2)` on the socket for at most 1 ms (`ReplyWait`): the reply's arrival wakes it \
                 as the kernel wakes the C client, with the poller, which reads the reply while the \
-                caller looks for it; nothing is resumed, so no second thread is woken (A/B, five \
-                rounds: 1.07–1.10× against 1.24–1.65× the same minutes). After a reply later than \
+                caller looks for it; nothing is resumed, so no second thread is woken (A/B, six \
+                rounds alternating the two builds: 1.07–1.12× against 1.15–1.65×). After a reply later than \
                 the wait, the connection's next 32 calls suspend at once: a slow peer holds a pool \
                 thread 1 ms at most, and then not again for 32 calls.
                 """)
