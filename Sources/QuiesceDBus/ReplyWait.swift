@@ -16,9 +16,12 @@ import Synchronization
 /// Bounded, so that the pool never waits long for a peer: at most one millisecond (`poll`'s
 /// granularity), after which the call suspends as it always did; and once a reply has taken
 /// longer than that, the next ``coolDown`` calls on the connection suspend at once — a connection
-/// whose peers take their time costs the pool nothing. Something other than the reply on the
-/// socket (a signal) wakes the caller too; it then looks at its reply for ``spin`` and, if that is
-/// not it, suspends.
+/// whose peers take their time costs the pool 1 ms in 33 calls at most. Something other than the
+/// reply on the socket (a signal, the first part of a long reply) wakes the caller too; it then
+/// looks for its reply for up to ``spin``, yielding its CPU between looks (on two cores the poller
+/// may need it), and if the reply is not in by then, suspends. Measured against variants that
+/// slept on the eventfd instead of looking (1.18–1.25× the C client: that is the cross-thread wake
+/// again) and with a third of the look (mixed), this one was the steadiest (1.07–1.12×).
 ///
 /// Not used on the connection's own thread or queue (the executor path, and handlers), which must
 /// do the reading.
