@@ -202,23 +202,17 @@ public final class BusConnection: @unchecked Sendable {
         let milliseconds = Self.milliseconds(timeout)
         let box = PendingReply()
         // Off the connection's thread, the reply is first waited for in this thread (see
-        // ReplyWait): sent from here (dispatch runs a sync block inline when the queue is free: a
-        // hop to a queue thread would cost a wake-up per call), then watched for a moment.
+        // ReplyWait): sent, then watched for a moment.
         var sent = false
         if let replyWait, !onQueue, !poller.isCurrentThread, !Task.isCancelled {
-            queue.sync { start(message, timeout: milliseconds, box: box) }
+            begin(message, timeout: milliseconds, box: box)
             if let reply = replyWait.reply(to: box) { return try reply.get().checkedReply() }
             sent = true
         }
         let reply: Result<DBusMessage, DBusError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 box.set(continuation)
-                guard !sent else { return }
-                if onQueue {
-                    start(message, timeout: milliseconds, box: box)
-                } else {
-                    queue.sync { start(message, timeout: milliseconds, box: box) }
-                }
+                if !sent { begin(message, timeout: milliseconds, box: box) }
             }
         } onCancel: {
             queue.async { box.cancel() }
@@ -232,12 +226,19 @@ public final class BusConnection: @unchecked Sendable {
     /// for it has been scheduled. Cancelling the awaiting task does not cancel the call.
     public func callStarted(_ message: DBusMessage, timeout: Duration = .seconds(25)) -> StartedCall {
         let box = PendingReply()
-        if onQueue {
-            start(message, timeout: Self.milliseconds(timeout), box: box)
-        } else {
-            queue.sync { start(message, timeout: Self.milliseconds(timeout), box: box) }
-        }
+        begin(message, timeout: Self.milliseconds(timeout), box: box)
         return StartedCall(box: box)
+    }
+
+    /// Sends `message` for `box` now: right here when already on the queue, otherwise from the
+    /// caller's thread (dispatch runs a sync block inline when the queue is free: a hop to a queue
+    /// thread would cost a wake-up per call).
+    private func begin(_ message: DBusMessage, timeout: Int32, box: PendingReply) {
+        if onQueue {
+            start(message, timeout: timeout, box: box)
+        } else {
+            queue.sync { start(message, timeout: timeout, box: box) }
+        }
     }
 
     private func start(_ message: DBusMessage, timeout: Int32, box: PendingReply) {
