@@ -17,12 +17,16 @@ public struct MatchRule: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The rule in the bus's syntax.
+    ///
+    /// Built by concatenation, without `joined` or `split`: their generic paths make the Swift
+    /// runtime look a conformance up by name, a walk through every conformance in the binary,
+    /// on the path of every `agentctl quit` (which subscribes before it asks).
     public var description: String {
-        var parts = ["type='signal'"]
+        var rule = "type='signal'"
         for (key, value) in [("sender", sender), ("interface", interface), ("member", member), ("path", path), ("arg0", arg0)] {
-            if let value { parts.append("\(key)='\(value.replacingQuotes())'") }
+            if let value { rule += "," + key + "='" + value.replacingQuotes() + "'" }
         }
-        return parts.joined(separator: ",")
+        return rule
     }
 
     /// Whether `message` is a signal this rule asks for. A well-known sender name is not compared
@@ -41,8 +45,16 @@ public struct MatchRule: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension String {
-    /// Match rules quote values with '; a quote inside is written '\\''.
+    /// Match rules quote values with '. Inside quotes a backslash is itself, so a quote in a
+    /// value ends the quoted part, follows as `\'` and opens it again: `it's` is `'it'\''s'`.
+    /// (Written `'\\''` before, which the bus read as a backslash, an empty quote and an
+    /// unbalanced one: it refused the rule.)
     fileprivate func replacingQuotes() -> String {
-        split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\\\''")
+        guard utf8.contains(UInt8(ascii: "'")) else { return self }
+        var quoted = ""
+        for scalar in unicodeScalars {
+            if scalar == "'" { quoted += "'\\''" } else { quoted.unicodeScalars.append(scalar) }
+        }
+        return quoted
     }
 }
