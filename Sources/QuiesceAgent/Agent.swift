@@ -220,8 +220,10 @@ public enum Agent {
             },
         ]
         // Start order (stop is the reverse): the store, the D-Bus service (it takes the bus
-        // name), the logind lock, the session manager's client, the tray, the sync worker.
-        let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, tray, worker]
+        // name), the logind lock, the session manager's client, the tray, the sync worker, and
+        // the notice that the connections close next.
+        let connections = [session] + (system.map { [$0] } ?? [])
+        let parts: [(any Component)?] = [StoreCloser(store: store), service, logind, desktop, tray, worker, BusDeparture(connections: connections)]
         let result = await coordinator.run(components: parts.compactMap { $0 })
         // Everything has stopped and the database is closed: now the agent leaves the bus (its
         // names go with the connection). Closed before the followers are cancelled, so the bus

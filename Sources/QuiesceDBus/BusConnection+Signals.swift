@@ -34,11 +34,21 @@ extension BusConnection {
         continuation.onTermination = { [weak self] _ in
             guard let self else { return }
             self.queue.async {
-                guard self.subscriptions.removeValue(forKey: id) != nil, !self.closed else { return }
+                guard self.subscriptions.removeValue(forKey: id) != nil, !self.closed, !self.leavingSoon else { return }
                 for rule in rules { self.removeMatch(rule) }
             }
         }
         return stream
+    }
+
+    /// Says the connection is about to close: subscriptions that end from now on stop delivering
+    /// at once but leave their rules to the bus, which forgets a connection's rules with it.
+    ///
+    /// Why: a program that stops its parts before it closes (the agent at a quit) ends their
+    /// subscriptions one by one; each told the bus with a `RemoveMatch` that went out on the way
+    /// to the close, ahead of it, for nothing.
+    public func leaving() {
+        queue.async { self.leavingSoon = true }
     }
 
     /// Tells the bus to forget a match rule; no reply is awaited.

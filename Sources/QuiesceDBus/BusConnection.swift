@@ -49,6 +49,8 @@ public final class BusConnection: @unchecked Sendable {
     /// would never report their replies.
     var outstanding: [ObjectIdentifier: PendingReply] = [:]
     var closed = false
+    /// Set by ``leaving()``: subscriptions that end from then on do not tell the bus.
+    var leavingSoon = false
 
     struct Subscription {
         let rules: [MatchRule]
@@ -83,10 +85,15 @@ public final class BusConnection: @unchecked Sendable {
 
     /// Where the session bus is (see ``session(environment:)``).
     static func sessionAddress(environment: [String: String]) throws(DBusError) -> String {
-        if let address = environment["DBUS_SESSION_BUS_ADDRESS"], !address.isEmpty {
+        try sessionAddress { environment[$0] }
+    }
+
+    /// Where the session bus is, with the environment's variables read by `variable`.
+    static func sessionAddress(_ variable: (String) -> String?) throws(DBusError) -> String {
+        if let address = variable("DBUS_SESSION_BUS_ADDRESS"), !address.isEmpty {
             return address
         }
-        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), access(runtime + "/bus", F_OK) == 0 {
+        if let runtime = variable("XDG_RUNTIME_DIR"), runtime.hasPrefix("/"), access(runtime + "/bus", F_OK) == 0 {
             return "unix:path=\(runtime)/bus"
         }
         throw DBusError(

@@ -64,6 +64,52 @@ struct BusTests {
         }
     }
 
+    @Test("after leaving(), a subscription that ends stops delivering but leaves its rule to the bus (no RemoveMatch on the way out)")
+    func leavingKeepsRules() async throws {
+        let bus = try PrivateBus()
+        let connection = try await BusConnection.open(address: bus.address)
+        defer { connection.close() }
+        let name = try #require(connection.uniqueName)
+        let before = try #require(try await matchRules(of: name, on: connection))
+        do {
+            let stream = try await connection.signals(matching: MatchRule(interface: "io.github.quiesce.Test", member: "Hello"))
+            #expect(try await matchRules(of: name, on: connection) == before + 1)
+            connection.leaving()
+            _ = stream
+        }
+        // The stream is gone. A RemoveMatch would have been queued before the next call and read
+        // by the bus first: one look after it is enough.
+        #expect(try await matchRules(of: name, on: connection) == before + 1, "the rule stays until the connection closes")
+        let subscribed = try connection.sync { () throws(DBusError) in connection.subscriptions.count }
+        #expect(subscribed == 0, "nothing is delivered to the ended stream")
+    }
+
+    @Test("a quote in a rule's value is written as the bus reads it: the bus takes the rule and matches exactly that value")
+    func quotedRuleValue() async throws {
+        let bus = try PrivateBus()
+        let connection = try await BusConnection.open(address: bus.address)
+        defer { connection.close() }
+        let value = "it's a 'test'"
+        #expect(MatchRule(member: "Hello", arg0: value).description == #"type='signal',member='Hello',arg0='it'\''s a '\''test'\'''"#)
+        // The bus refused the rule as it used to be written (a backslash too many): this threw.
+        // `Done` follows the rest, so a rule the bus read as another value ends the wait too.
+        let stream = try await connection.signals(matchingAny: [
+            MatchRule(interface: "io.github.quiesce.Test", member: "Hello", arg0: value),
+            MatchRule(interface: "io.github.quiesce.Test", member: "Done"),
+        ])
+        for (member, argument) in [("Hello", "its a test"), ("Hello", value), ("Done", "")] {
+            let emitted = try await run("/usr/bin/dbus-send", [
+                "--bus=\(bus.address)", "--type=signal", "/io/github/quiesce/Test", "io.github.quiesce.Test.\(member)", "string:\(argument)",
+            ])
+            #expect(emitted.status == 0, "\(emitted.error)")
+        }
+        // Signals arrive in the order sent: the first one received is the one the rule names.
+        var iterator = stream.makeAsyncIterator()
+        let signal = try #require(await iterator.next())
+        #expect(signal.member == "Hello")
+        #expect(try signal.arguments() == [.string(value)])
+    }
+
     @Test("a well-known name is taken with do-not-queue: the second asker is told it exists")
     func requestName() async throws {
         let bus = try PrivateBus()
