@@ -30,9 +30,13 @@ final class LockFile: Sendable {
             }
             usleep(10_000)
         }
+        // Written over what was there, then cut to its length. Not truncated to nothing first:
+        // ext4 takes a file cut to zero and written again for a file being replaced, and writes
+        // it out when it is closed (`auto_da_alloc`) — 0.1 ms of every quit, on the path a
+        // client waits on, for a file nobody needs on disk before the next start.
         let pid = "\(getpid())\n"
-        _ = ftruncate(fd, 0)
-        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+        let length = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+        if length >= 0 { _ = ftruncate(fd, off_t(length)) }
         self.path = path
         self.descriptor = Atomic(fd)
     }

@@ -42,6 +42,17 @@ struct StoreOpeningTests {
         _ = first
     }
 
+    @Test("the lock file holds exactly our pid, over a longer one a previous owner left")
+    func lockFileHoldsThePID() throws {
+        let temp = TemporaryDirectory()
+        let path = temp.file("agent.db")
+        // Written over, not truncated first (see LockFile.init): what was longer must still go.
+        writeFile(path + ".lock", Array("4194304999\nleft over\n".utf8))
+        let store = try Store(path: path)
+        #expect(readFile(path + ".lock").map { String(decoding: $0, as: UTF8.self) } == "\(getpid())\n")
+        store.close()
+    }
+
     @Test("a damaged database is moved aside, start fails saying so, and nothing is recreated")
     func corruptDatabaseIsMovedAside() throws {
         let temp = TemporaryDirectory()
