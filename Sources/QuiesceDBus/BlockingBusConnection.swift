@@ -37,6 +37,15 @@ public final class BlockingBusConnection {
         try BlockingBusConnection(address: try BusConnection.sessionAddress(environment: environment), label: "session bus")
     }
 
+    /// The session bus of this process's own environment, its two variables read with `getenv`:
+    /// a command that connects and exits need not copy its whole environment into a dictionary
+    /// first (the first dictionary of strings costs the Swift runtime a walk through every
+    /// protocol conformance in the binary).
+    public static func session() throws(DBusError) -> BlockingBusConnection {
+        let address = try BusConnection.sessionAddress { name in getenv(name).map { String(cString: $0) } }
+        return try BlockingBusConnection(address: address, label: "session bus")
+    }
+
     /// Opens a private connection to the bus at `address` and says Hello (answered with the
     /// first call).
     public init(address: String, label: String = "bus") throws(DBusError) {

@@ -45,7 +45,7 @@ struct AgentClient {
     /// commands that make a few calls and exit; exits 1 when the session bus cannot be reached.
     static func connectNow() -> BlockingBusConnection {
         do {
-            return try BlockingBusConnection.session(environment: processEnvironment())
+            return try BlockingBusConnection.session()
         } catch {
             fail(noSessionBus(error))
         }

@@ -12,8 +12,11 @@ enum AgentCtlMain {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let status = FastPath.run(arguments) {
+            // Everything is said and the connection closed: the C library's and the loaded
+            // libraries' exit handlers have nothing left to do, and running them (their code
+            // paged in for it) cost `agentctl quit` 0.4–0.5 ms (A/B, 30 quits each).
             fflush(nil)
-            exit(status)
+            _exit(status)
         }
         QuiesceExecutors.run {
             if let status = await FastPath.runAsync(arguments) { return status }
