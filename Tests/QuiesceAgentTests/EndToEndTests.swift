@@ -174,6 +174,9 @@ struct EndToEndTests {
         try await eventually("the run's session open") { try await harness.property(.activeSessions) == .uint32(1) }
         let quit = try await harness.ctl(["quit"])
         #expect(quit.status == 0, "\(quit.output)\(quit.error)")
+        // Not on a terminal it says what it waits for, a plain line, and how it ended.
+        #expect(quit.output.contains("waiting for 1 session and 0 copies (backup)"), "\(quit.output)")
+        #expect(quit.output.hasSuffix("the agent quit cleanly\n"), "\(quit.output)")
         #expect(exists(marker), "the agent quit only after the command ended")
         #expect(try await held.status == 0)
         #expect(await agent.exitStatus() == 0)
