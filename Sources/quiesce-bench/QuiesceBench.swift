@@ -67,7 +67,7 @@ struct QuiesceBench {
             }
             print("measuring the agent: quit to exit, agentctl quit, shutdown and sleep delays…")
             report.rows.append(try await AgentBenchmarks.quitToExit(sessionBus: session, rounds: quick ? 5 : 20))
-            report.rows.append(try await AgentBenchmarks.agentctlQuit(sessionBus: session, rounds: quick ? 5 : 20))
+            report.rows.append(try await AgentBenchmarks.agentctlQuit(sessionBus: session, rounds: quick ? 5 : 40))
             report.rows.append(try await AgentBenchmarks.statusVersusBusctl(
                 sessionBus: session, hello: value("--hello-baseline") ?? ".build/bench/hello", rounds: quick ? 10 : 50))
             report.rows.append(try await AgentBenchmarks.systemDelay(sleep: false, sessionBus: session, systemBus: system, cycles: quick ? 10 : 100))
