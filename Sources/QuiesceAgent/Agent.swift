@@ -123,7 +123,7 @@ public enum Agent {
         let events = coordinator.events()
         let sessionChanges = sessions.work.changes()
         let syncChanges = worker.inFlight.changes()
-        let departures = try? await session.nameOwnerChanges()
+        let departures = try? await session.departures()
         // Taken by a thread of ours (the caller blocked them in every thread: see agentd's main).
         let signals: AsyncStream<Int32>
         do {

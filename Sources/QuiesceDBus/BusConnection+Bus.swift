@@ -80,9 +80,26 @@ extension BusConnection {
     /// Ownership changes of `name` (a client's unique name: it vanished; a service: it came or
     /// went), for as long as the sequence is iterated.
     public func nameOwnerChanges(of name: String? = nil) async throws(DBusError) -> AsyncCompactMapSequence<AsyncStream<DBusMessage>, NameOwnerChange> {
-        let stream = try await signals(matching: MatchRule(
+        try await nameOwnerChanges(MatchRule(
             sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
             path: "/org/freedesktop/DBus", arg0: name))
+    }
+
+    /// Names that lost their owner — a client that left the bus (its unique name), a service that
+    /// let its name go — for as long as the sequence is iterated.
+    ///
+    /// Matched by the bus (the new owner is ""): a program that follows its clients' departures
+    /// is not woken by every client that arrives, as it was with all of ``nameOwnerChanges(of:)``
+    /// — on a desktop's bus every short-lived client, and at a quit the very client asking for it,
+    /// its `Hello` read by the agent just before its calls.
+    public func departures() async throws(DBusError) -> AsyncCompactMapSequence<AsyncStream<DBusMessage>, NameOwnerChange> {
+        try await nameOwnerChanges(MatchRule(
+            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
+            path: "/org/freedesktop/DBus", arg2: ""))
+    }
+
+    private func nameOwnerChanges(_ rule: MatchRule) async throws(DBusError) -> AsyncCompactMapSequence<AsyncStream<DBusMessage>, NameOwnerChange> {
+        let stream = try await signals(matching: rule)
         return stream.compactMap { message in
             guard let arguments = try? message.arguments(), arguments.count == 3,
                 let name = arguments[0].string, let old = arguments[1].string, let new = arguments[2].string

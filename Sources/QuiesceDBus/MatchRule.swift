@@ -7,13 +7,20 @@ public struct MatchRule: Sendable, Hashable, CustomStringConvertible {
     public var path: String?
     /// The first argument, when it is a string (NameOwnerChanged's name).
     public var arg0: String?
+    /// The third argument, when it is a string (NameOwnerChanged's new owner: "" for a name
+    /// that lost its owner).
+    public var arg2: String?
 
-    public init(sender: String? = nil, interface: String? = nil, member: String? = nil, path: String? = nil, arg0: String? = nil) {
+    public init(
+        sender: String? = nil, interface: String? = nil, member: String? = nil, path: String? = nil, arg0: String? = nil,
+        arg2: String? = nil
+    ) {
         self.sender = sender
         self.interface = interface
         self.member = member
         self.path = path
         self.arg0 = arg0
+        self.arg2 = arg2
     }
 
     /// The rule in the bus's syntax.
@@ -23,7 +30,7 @@ public struct MatchRule: Sendable, Hashable, CustomStringConvertible {
     /// on the path of every `agentctl quit` (which subscribes before it asks).
     public var description: String {
         var rule = "type='signal'"
-        for (key, value) in [("sender", sender), ("interface", interface), ("member", member), ("path", path), ("arg0", arg0)] {
+        for (key, value) in [("sender", sender), ("interface", interface), ("member", member), ("path", path), ("arg0", arg0), ("arg2", arg2)] {
             if let value { rule += "," + key + "='" + value.replacingQuotes() + "'" }
         }
         return rule
@@ -37,8 +44,10 @@ public struct MatchRule: Sendable, Hashable, CustomStringConvertible {
         if let member, message.member != member { return false }
         if let path, message.path != path { return false }
         if let sender, sender.hasPrefix(":"), message.sender != sender { return false }
-        if let arg0 {
-            guard let first = try? message.arguments().first?.string, first == arg0 else { return false }
+        if arg0 != nil || arg2 != nil {
+            guard let arguments = try? message.arguments() else { return false }
+            if let arg0, arguments.first?.string != arg0 { return false }
+            if let arg2, arguments.count < 3 || arguments[2].string != arg2 { return false }
         }
         return true
     }

@@ -152,6 +152,27 @@ struct BusTests {
         #expect(change?.newOwner == "")
     }
 
+    @Test("departures() hears a client leave and not arrive: the bus matches the empty new owner")
+    func departuresOnly() async throws {
+        let bus = try PrivateBus()
+        let watcher = try await BusConnection.open(address: bus.address)
+        defer { watcher.close() }
+        let departures = try await watcher.departures()
+        // Arrives (its Hello is a NameOwnerChanged with a new owner), takes a name, leaves.
+        let client = try await BusConnection.open(address: bus.address)
+        let clientName = try #require(client.uniqueName)
+        _ = try await client.requestName("io.github.quiesce.Departures")
+        client.close()
+        var seen: [BusConnection.NameOwnerChange] = []
+        for await change in departures {
+            seen.append(change)
+            if change.name == clientName { break }
+        }
+        // Before: the client's arrival and its name's came first, with an owner.
+        #expect(seen.allSatisfy { $0.newOwner.isEmpty }, "\(seen)")
+        #expect(Set(seen.map(\.name)) == [clientName, "io.github.quiesce.Departures"], "\(seen)")
+    }
+
     @Test("a bus that dies is reported, and calls then fail with an error instead of hanging")
     func busDies() async throws {
         var bus: PrivateBus? = try PrivateBus()
