@@ -35,7 +35,7 @@ struct QuiesceBench {
         if wanted("enqueue") {
             print("measuring durable enqueue…")
             report.rows.append(try StoreBenchmarks.singleEnqueue(baseline: enqueueBaseline, count: quick ? 50 : 300, rounds: quick ? 2 : 5))
-            report.rows.append(try StoreBenchmarks.batchEnqueue(baseline: enqueueBaseline, count: 10_000, rounds: quick ? 2 : 9))
+            report.rows.append(try StoreBenchmarks.batchEnqueue(baseline: enqueueBaseline, count: 10_000, rounds: quick ? 2 : 25))
         }
         if wanted("copy") {
             print("measuring copy throughput…")
