@@ -74,9 +74,11 @@ func tearDown<C: Clock>(
     var first = 0
     while first < order.count {
         let pass = TeardownPass(order, from: first, clock: clock)
-        // Watch the pass until it ends or the component stopping now runs out of time.
-        while !pass.isFinished {
-            let (current, since) = pass.current
+        // Watch the pass until it ends or the component stopping now runs out of time. Which
+        // one that is and whether all have stopped are read together: read apart, the last one
+        // could stop in between, and the watchdog looked past the end of the list (a trap that
+        // ended agentd with SIGILL once in the benchmarks' quits).
+        while case let (current, since)? = pass.stopping {
             let limit = min(since.advanced(by: order[current].stopTimeout ?? stopTimeout), hardDeadline)
             let timer = Task {
                 do { try await clock.sleep(until: limit, tolerance: nil) } catch { return }
@@ -145,6 +147,8 @@ private final class TeardownPass<C: Clock>: Sendable where C.Duration == Duratio
 
     var current: (Int, C.Instant) { state.withLock { ($0.current, $0.since) } }
     var isFinished: Bool { state.withLock { $0.finished } }
+    /// The component stopping now and since when; nil once all have stopped.
+    var stopping: (Int, C.Instant)? { state.withLock { $0.finished ? nil : ($0.current, $0.since) } }
 
     /// `index` stopped; false when the watchdog had given up on it (the task ends there).
     private func end(_ index: Int, _ result: ComponentStop.Result, at instant: C.Instant) -> Bool {
