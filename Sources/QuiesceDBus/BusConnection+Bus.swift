@@ -80,9 +80,7 @@ extension BusConnection {
     /// Ownership changes of `name` (a client's unique name: it vanished; a service: it came or
     /// went), for as long as the sequence is iterated.
     public func nameOwnerChanges(of name: String? = nil) async throws(DBusError) -> AsyncCompactMapSequence<AsyncStream<DBusMessage>, NameOwnerChange> {
-        try await nameOwnerChanges(MatchRule(
-            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
-            path: "/org/freedesktop/DBus", arg0: name))
+        try await nameOwnerChanges(.nameOwnerChanged(of: name))
     }
 
     /// Names that lost their owner — a client that left the bus (its unique name), a service that
@@ -93,9 +91,7 @@ extension BusConnection {
     /// — on a desktop's bus every short-lived client, and at a quit the very client asking for it,
     /// its `Hello` read by the agent just before its calls.
     public func departures() async throws(DBusError) -> AsyncCompactMapSequence<AsyncStream<DBusMessage>, NameOwnerChange> {
-        try await nameOwnerChanges(MatchRule(
-            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
-            path: "/org/freedesktop/DBus", arg2: ""))
+        try await nameOwnerChanges(.nameOwnerChanged(newOwner: ""))
     }
 
     private func nameOwnerChanges(_ rule: MatchRule) async throws(DBusError) -> AsyncCompactMapSequence<AsyncStream<DBusMessage>, NameOwnerChange> {

@@ -23,6 +23,14 @@ public struct MatchRule: Sendable, Hashable, CustomStringConvertible {
         self.arg2 = arg2
     }
 
+    /// The bus daemon's `NameOwnerChanged`: of one name (`name`, its first argument), or only the
+    /// changes to one new owner (`newOwner`, the third: "" for a name that lost its owner).
+    public static func nameOwnerChanged(of name: String? = nil, newOwner: String? = nil) -> MatchRule {
+        MatchRule(
+            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
+            arg0: name, arg2: newOwner)
+    }
+
     /// The rule in the bus's syntax.
     ///
     /// Built by concatenation, without `joined` or `split`: their generic paths make the Swift

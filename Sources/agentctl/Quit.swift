@@ -56,9 +56,7 @@ struct Quit: AsyncParsableCommand {
     private static func rules(agent: String) -> [MatchRule] {
         [
             MatchRule(sender: agent, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentInterface.path),
-            MatchRule(
-                sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
-                arg0: AgentInterface.busName),
+            .nameOwnerChanged(of: AgentInterface.busName),
         ]
     }
 

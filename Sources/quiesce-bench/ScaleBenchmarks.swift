@@ -111,7 +111,7 @@ enum ScaleBenchmarks {
         // One sequence in bus order: the clients' departures, then the agent's decision.
         let changes = try await control.signals(matchingAny: [
             MatchRule(interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path: AgentInterface.path),
-            MatchRule(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus"),
+            .nameOwnerChanged(),
         ])
         try await control.quitAgent()
         try await Task.sleep(for: .milliseconds(200))

@@ -76,8 +76,7 @@ struct BlockingConnectionTests {
         let bus = try PrivateBus()
         let name = "io.github.quiesce.Test.Blocking"
         let watcher = try BlockingBusConnection(address: bus.address)
-        let departures = MatchRule(
-            sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", path: "/org/freedesktop/DBus", arg0: name)
+        let departures = MatchRule.nameOwnerChanged(of: name)
         let answers = try watcher.callAll([try watcher.subscription(departures), try BlockingBusConnection.nameOwnerCall(name)])
         #expect(answers.count == 2)
         #expect((try? answers[0].get()) != nil, "AddMatch answered")
